@@ -1,0 +1,524 @@
+/*
+ * art17-agent: the member-side daemon and the staff's view of what
+ * arrived. `run` keeps the connection to the broker; `list` and `show`
+ * read the agent's own store (LMDB allows that while the daemon runs).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "agent.h"
+#include "err.h"
+#include "log.h"
+#include "wire.h"
+
+#define A17_VERSION "0.1.0"
+
+static void
+usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "usage: art17-agent [-d DATADIR] COMMAND [options]\n"
+	    "\n"
+	    "commands:\n"
+	    "  run -k KEYDIR [-m MEMBER] [-c URL] [--insecure] [--nosync]\n"
+	    "        connect to the broker, store what arrives, send "
+	    "receipts\n"
+	    "  list [--json]      requests in the inbox, each once, oldest "
+	    "first\n"
+	    "  show ID [--json]   one request in full, with its Article "
+	    "17(3) statement\n"
+	    "\n"
+	    "options:\n"
+	    "  -d, --data DIR     the agent's data directory (default "
+	    "$ART17_AGENT_DATA or\n"
+	    "                     /var/lib/art17-agent)\n"
+	    "  -k, --keys DIR     this member's directory from art17-pki "
+	    "(tls.pem, ca.crt,\n"
+	    "                     id.key, broker-sign.pub)\n"
+	    "  -m, --member ID    member id (default: the last part of "
+	    "KEYDIR)\n"
+	    "  -c, --connect URL  broker (default tls+tcp://127.0.0.1:7017)\n"
+	    "      --insecure     allow plain tcp:// (loopback only)\n"
+	    "      --nosync       do not fsync (drills and tests only)\n"
+	    "  -v, --verbose      more logging\n"
+	    "  -h, --help, -V, --version\n"
+	    "\n"
+	    "Exit status: 0 success, 1 failure, 2 usage error, 4 not "
+	    "found.\n");
+}
+
+static const char *
+kind_name(Art17__ItemKind k)
+{
+	switch (k) {
+	case ART17__ITEM_KIND__KIND_COOPERATION_REQUEST:
+		return "cooperation-request";
+	case ART17__ITEM_KIND__KIND_INFORMATION_SHARE:
+		return "information-share";
+	default:
+		return "unknown";
+	}
+}
+
+static const char *
+tlp_name(const Art17__Marking *m)
+{
+	static const char *n[] = {"?",         "TLP:CLEAR",        "TLP:GREEN",
+	                          "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED"};
+
+	if (m == NULL || m->tlp < 0 || m->tlp > 5)
+		return "?";
+	return n[m->tlp];
+}
+
+static const char *
+tlp_meaning(const Art17__Marking *m)
+{
+	switch (m ? m->tlp : 0) {
+	case ART17__TLP__TLP_CLEAR:
+		return "Recipients can spread this to the world; there is no "
+		       "limit on disclosure.";
+	case ART17__TLP__TLP_GREEN:
+		return "Recipients can spread this within their community, but "
+		       "not via publicly accessible channels.";
+	case ART17__TLP__TLP_AMBER:
+		return "Limited disclosure: recipients can only spread this on "
+		       "a need-to-know basis within their organisation and its "
+		       "clients.";
+	case ART17__TLP__TLP_AMBER_STRICT:
+		return "Limited disclosure: recipients can only spread this on "
+		       "a need-to-know basis within their organisation.";
+	case ART17__TLP__TLP_RED:
+		return "For the eyes and ears of individual recipients only, "
+		       "no further disclosure.";
+	default:
+		return "unmarked";
+	}
+}
+
+static const char *
+scope_name(const Art17__Marking *m)
+{
+	switch (m ? m->scope : 0) {
+	case ART17__SCOPE__SCOPE_TF1_ONLY:
+		return "task-force type-1 group only";
+	case ART17__SCOPE__SCOPE_TASKFORCE:
+		return "task-force members";
+	case ART17__SCOPE__SCOPE_MEMBERS:
+		return "council members";
+	case ART17__SCOPE__SCOPE_MEMBERS_CONSTITUENTS:
+		return "members and constituents of mutual-aid bodies";
+	case ART17__SCOPE__SCOPE_PUBLIC:
+		return "public";
+	default:
+		return "unspecified";
+	}
+}
+
+static const char *
+fmt_time(int64_t ms, char *buf, size_t len)
+{
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms <= 0) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
+	gmtime_r(&s, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+/*
+ * The stored envelope was verified when it arrived. Reading it back for
+ * display, the payload is decoded from the stored bytes without a key;
+ * the store itself is private to the agent (mode 0700).
+ */
+static Art17__Request *
+stored_request(const Art17__InboxRecord *r, Art17__Body **bodyp)
+{
+	Art17__Envelope *env;
+	Art17__Body *b;
+
+	env = art17__envelope__unpack(NULL, r->request_env.len,
+	                              r->request_env.data);
+	if (env == NULL)
+		return NULL;
+	b = art17__body__unpack(NULL, env->body.len, env->body.data);
+	art17__envelope__free_unpacked(env, NULL);
+	if (b == NULL || b->payload_case != ART17__BODY__PAYLOAD_REQUEST) {
+		if (b)
+			art17__body__free_unpacked(b, NULL);
+		return NULL;
+	}
+	*bodyp = b;
+	return b->request;
+}
+
+static char *
+ground_text(const Art17__InboxRecord *r, const Art17__Request *q, char *buf,
+            size_t len)
+{
+	char t[32];
+
+	if (q->kind != ART17__ITEM_KIND__KIND_COOPERATION_REQUEST) {
+		snprintf(buf, len,
+		         "none needed (information share; feedback "
+		         "is voluntary)");
+		return buf;
+	}
+	if (r->ground == NULL) {
+		snprintf(buf, len, "not stated");
+		return buf;
+	}
+	switch (r->ground->kind) {
+	case ART17__GROUND_KIND__GROUND_LARGE_SCALE:
+		snprintf(buf, len, "large-scale declaration, incident %s, %s",
+		         r->ground->incident_id,
+		         fmt_time(r->ground->declared_ms, t, sizeof(t)));
+		break;
+	case ART17__GROUND_KIND__GROUND_CONSENT:
+		snprintf(buf, len, "consent %s", r->ground->consent_ref);
+		break;
+	default:
+		snprintf(buf, len, "not stated");
+		break;
+	}
+	return buf;
+}
+
+static json_t *
+request_json(const Art17__InboxRecord *r, const Art17__Request *q, int full)
+{
+	char g[512], t1[32], t2[32];
+	json_t *o = json_object();
+
+	json_object_set_new(o, "request_id", json_string(q->request_id));
+	json_object_set_new(o, "seq", json_integer((json_int_t)r->seq));
+	json_object_set_new(o, "kind", json_string(kind_name(q->kind)));
+	json_object_set_new(o, "exercise", json_boolean(q->exercise));
+	if (q->exercise)
+		json_object_set_new(o, "marking_exercise",
+		                    json_string("EXERCISE"));
+	json_object_set_new(o, "incident_id", json_string(q->incident_id));
+	json_object_set_new(o, "title", json_string(q->title));
+	json_object_set_new(o, "tlp", json_string(tlp_name(q->marking)));
+	json_object_set_new(
+	    o, "secret",
+	    json_boolean(q->marking &&
+	                 q->marking->secret == ART17__SECRET__SECRET_YES));
+	json_object_set_new(o, "scope", json_string(scope_name(q->marking)));
+	json_object_set_new(
+	    o, "stored", json_string(fmt_time(r->stored_ms, t1, sizeof(t1))));
+	json_object_set_new(
+	    o, "deadline",
+	    json_string(fmt_time(q->deadline_ms, t2, sizeof(t2))));
+	json_object_set_new(o, "statement", json_string(q->statement));
+	json_object_set_new(o, "ground",
+	                    json_string(ground_text(r, q, g, sizeof(g))));
+	json_object_set_new(o, "feedback_voluntary",
+	                    json_boolean(q->feedback_voluntary));
+	if (full) {
+		json_object_set_new(o, "tlp_meaning",
+		                    json_string(tlp_meaning(q->marking)));
+		json_object_set_new(o, "issued_by", json_string(q->issued_by));
+		json_object_set_new(o, "content",
+		                    json_stringn((const char *)q->content.data,
+		                                 q->content.len));
+	}
+	return o;
+}
+
+static int
+cmd_list(store *s, int as_json)
+{
+	store_txn t;
+	store_iter it;
+	MDB_val k, v;
+	json_t *arr = as_json ? json_array() : NULL;
+	int rv, n = 0;
+
+	if ((rv = store_txn_begin(s, &t, 1)) != 0)
+		return rv;
+	if ((rv = store_iter_begin(&t, ADB_BYSEQ, NULL, 0, &it)) != 0) {
+		store_txn_abort(&t);
+		return rv;
+	}
+	if (!as_json)
+		printf("%-6s %-22s %-9s %-20s %-16s %s\n", "SEQ", "REQUEST",
+		       "MARK", "KIND", "TLP", "TITLE");
+	while ((rv = store_iter_next(&it, &k, &v)) == 1) {
+		Art17__InboxRecord *r;
+		Art17__Request *q;
+		Art17__Body *b = NULL;
+		store_key ik;
+		MDB_val iv;
+		char id[128];
+
+		snprintf(id, sizeof(id), "%.*s", (int)v.mv_size,
+		         (const char *)v.mv_data);
+		store_key_init(&ik);
+		store_key_str(&ik, id);
+		if (store_get(&t, ADB_INBOX, &ik, &iv) != 0)
+			continue;
+		r = art17__inbox_record__unpack(NULL, iv.mv_size, iv.mv_data);
+		if (r == NULL)
+			continue;
+		if ((q = stored_request(r, &b)) != NULL) {
+			n++;
+			if (as_json)
+				json_array_append_new(arr,
+				                      request_json(r, q, 0));
+			else
+				printf("%-6llu %-22s %-9s %-20s %-16s %s\n",
+				       (unsigned long long)r->seq,
+				       q->request_id,
+				       q->exercise ? "EXERCISE" : "-",
+				       kind_name(q->kind), tlp_name(q->marking),
+				       q->title);
+			art17__body__free_unpacked(b, NULL);
+		}
+		art17__inbox_record__free_unpacked(r, NULL);
+	}
+	store_iter_end(&it);
+	store_txn_abort(&t);
+	if (as_json) {
+		char *out = json_dumps(arr, JSON_INDENT(2));
+
+		puts(out ? out : "[]");
+		free(out);
+		json_decref(arr);
+	} else {
+		printf("%d request%s\n", n, n == 1 ? "" : "s");
+	}
+	return rv < 0 ? rv : 0;
+}
+
+static int
+cmd_show(store *s, const char *id, int as_json)
+{
+	store_txn t;
+	store_key k;
+	MDB_val v;
+	Art17__InboxRecord *r;
+	Art17__Request *q;
+	Art17__Body *b = NULL;
+	char g[512], t1[32], t2[32];
+	int rv;
+
+	if ((rv = store_txn_begin(s, &t, 1)) != 0)
+		return rv;
+	store_key_init(&k);
+	store_key_str(&k, id);
+	if ((rv = store_get(&t, ADB_INBOX, &k, &v)) != 0) {
+		store_txn_abort(&t);
+		return rv;
+	}
+	r = art17__inbox_record__unpack(NULL, v.mv_size, v.mv_data);
+	store_txn_abort(&t);
+	if (r == NULL || (q = stored_request(r, &b)) == NULL) {
+		if (r)
+			art17__inbox_record__free_unpacked(r, NULL);
+		return A17_ECORRUPT;
+	}
+	if (as_json) {
+		json_t *o = request_json(r, q, 1);
+		char *out = json_dumps(o, JSON_INDENT(2));
+
+		puts(out ? out : "{}");
+		free(out);
+		json_decref(o);
+	} else {
+		if (q->exercise)
+			printf("*** EXERCISE *** EXERCISE *** EXERCISE ***\n");
+		printf("Request:   %s (seq %llu)\n", q->request_id,
+		       (unsigned long long)r->seq);
+		printf("Kind:      %s\n", kind_name(q->kind));
+		printf("Statement: %s\n", q->statement);
+		printf("Ground:    %s\n", ground_text(r, q, g, sizeof(g)));
+		printf("Incident:  %s\n", q->incident_id);
+		printf("Title:     %s\n", q->title);
+		printf("Marking:   %s, secret: %s, scope: %s\n",
+		       tlp_name(q->marking),
+		       q->marking &&
+		               q->marking->secret == ART17__SECRET__SECRET_YES
+		           ? "yes"
+		           : "no",
+		       scope_name(q->marking));
+		printf("           %s\n", tlp_meaning(q->marking));
+		printf("Issued by: %s\n", q->issued_by);
+		printf("Stored:    %s\n",
+		       fmt_time(r->stored_ms, t1, sizeof(t1)));
+		printf("Deadline:  %s\n",
+		       fmt_time(q->deadline_ms, t2, sizeof(t2)));
+		printf("Feedback:  %s\n",
+		       q->feedback_voluntary ? "voluntary" : "requested");
+		printf("\n%.*s\n", (int)q->content.len,
+		       (const char *)q->content.data);
+		if (q->exercise)
+			printf("*** EXERCISE *** EXERCISE *** EXERCISE ***\n");
+	}
+	art17__body__free_unpacked(b, NULL);
+	art17__inbox_record__free_unpacked(r, NULL);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option gopts[] = {
+	    {"data", required_argument, NULL, 'd'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	static const struct option ropts[] = {
+	    {"keys", required_argument, NULL, 'k'},
+	    {"member", required_argument, NULL, 'm'},
+	    {"connect", required_argument, NULL, 'c'},
+	    {"insecure", no_argument, NULL, 'I'},
+	    {"nosync", no_argument, NULL, 'N'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	agent_cfg cfg;
+	const char *cmd;
+	store *st = NULL;
+	int c, verbose = LOG_LVL_INFO, as_json = 0, rv;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.datadir = getenv("ART17_AGENT_DATA") ? getenv("ART17_AGENT_DATA")
+	                                         : "/var/lib/art17-agent";
+	cfg.url = "tls+tcp://127.0.0.1:7017";
+
+	while ((c = getopt_long(argc, argv, "+d:vhV", gopts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			cfg.datadir = optarg;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("art17-agent %s\n", A17_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[optind];
+	argc -= optind;
+	argv += optind;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "k:m:c:d:vh", ropts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			cfg.keydir = optarg;
+			break;
+		case 'm':
+			cfg.member = optarg;
+			break;
+		case 'c':
+			cfg.url = optarg;
+			break;
+		case 'd':
+			cfg.datadir = optarg;
+			break;
+		case 'I':
+			cfg.insecure = 1;
+			break;
+		case 'N':
+			cfg.nosync = 1;
+			break;
+		case 'j':
+			as_json = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	log_init(1, "art17-agent", verbose);
+
+	if (strcmp(cmd, "run") == 0) {
+		if (optind != argc || cfg.keydir == NULL) {
+			fprintf(stderr, "art17-agent: run needs -k KEYDIR\n");
+			return 2;
+		}
+		if (cfg.member == NULL) {
+			const char *s = strrchr(cfg.keydir, '/');
+			static char mem[128];
+			size_t n;
+
+			s = s ? s + 1 : cfg.keydir;
+			if (*s == '\0') {
+				fprintf(stderr,
+				        "art17-agent: give -m MEMBER\n");
+				return 2;
+			}
+			n = strlen(s);
+			snprintf(mem, sizeof(mem), "%.*s", (int)n, s);
+			cfg.member = mem;
+		}
+		return link_run(&cfg);
+	}
+	if (strcmp(cmd, "list") == 0 || strcmp(cmd, "show") == 0) {
+		const char *id = NULL;
+
+		if (strcmp(cmd, "show") == 0) {
+			if (optind + 1 != argc) {
+				fprintf(
+				    stderr,
+				    "art17-agent: show needs one request id\n");
+				return 2;
+			}
+			id = argv[optind];
+		} else if (optind != argc) {
+			usage(stderr);
+			return 2;
+		}
+		if ((rv = inbox_open(cfg.datadir, 0, &st)) != 0) {
+			fprintf(stderr, "art17-agent: inbox in %s: %s\n",
+			        cfg.datadir, a17_strerror(rv));
+			return 1;
+		}
+		rv = id ? cmd_show(st, id, as_json) : cmd_list(st, as_json);
+		store_close(st);
+		if (rv == A17_ENOTFOUND) {
+			fprintf(stderr, "art17-agent: no request %s\n", id);
+			return 4;
+		}
+		if (rv != 0) {
+			fprintf(stderr, "art17-agent: %s\n", a17_strerror(rv));
+			return 1;
+		}
+		return 0;
+	}
+	fprintf(stderr, "art17-agent: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return 2;
+}

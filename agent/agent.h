@@ -1,0 +1,59 @@
+/*
+ * agent.h: the one internal header of art17-agent.
+ *
+ * Roles: agent.c (options, staff commands), inbox.c (the agent's LMDB:
+ * inbox, outbox, cursor), link.c (the daemon's connection to the broker).
+ */
+#ifndef A17_AGENT_H
+#define A17_AGENT_H
+
+#include <stdint.h>
+
+#include "art17.pb-c.h"
+#include "crypto.h"
+#include "store.h"
+
+enum {
+	ADB_META = 0,
+	ADB_INBOX,  /* str request_id -> InboxRecord */
+	ADB_BYSEQ,  /* u64 seq -> str request_id */
+	ADB_OUTBOX, /* u8 kind, u64 seq -> packed ReceiptItem */
+	ADB_COUNT
+};
+
+enum { OUT_RECEIPT = 1 };
+
+typedef struct agent_cfg {
+	const char *datadir;
+	const char *keydir;
+	const char *member;
+	const char *url;
+	int insecure;
+	int nosync;
+} agent_cfg;
+
+/* inbox.c */
+int inbox_open(const char *datadir, int nosync, store **sp);
+int inbox_cursor(store *s, uint64_t *cursor);
+
+/*
+ * Stores the copies of one Deliver and their receipts in one commit.
+ * Copies already in the inbox are not stored again, but get a receipt
+ * again (the broker may not have seen the first). reqs[i] is NULL for a
+ * copy that failed verification: it is skipped and only moves the cursor.
+ * Returns 0 after the commit returned.
+ */
+int inbox_store(store *s, Art17__Copy **copies, Art17__Request **reqs,
+                const uint8_t (*hashes)[A17_SHA256_LEN], size_t n,
+                uint64_t cursor, size_t *n_new);
+
+/* Up to max receipts waiting in the outbox (packed, caller frees). */
+int outbox_receipts(store *s, Art17__ReceiptItem ***items, size_t *n,
+                    size_t max);
+int outbox_remove_receipts(store *s, const uint64_t *seqs, size_t n);
+void outbox_items_free(Art17__ReceiptItem **items, size_t n);
+
+/* link.c: runs the daemon until SIGINT/SIGTERM. Returns an exit code. */
+int link_run(const agent_cfg *cfg);
+
+#endif

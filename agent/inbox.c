@@ -1,0 +1,215 @@
+/*
+ * inbox.c: the agent's own LMDB. A request is in the inbox, with its
+ * receipt queued in the outbox, in the same commit; only then is the
+ * receipt sent. The inbox is keyed by request id, so a request is never
+ * handed to the member's staff twice.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "agent.h"
+#include "err.h"
+#include "log.h"
+#include "wire.h"
+
+static const char *const adb_names[ADB_COUNT] = {
+    [ADB_META] = "meta",
+    [ADB_INBOX] = "inbox",
+    [ADB_BYSEQ] = "byseq",
+    [ADB_OUTBOX] = "outbox",
+};
+
+int
+inbox_open(const char *datadir, int nosync, store **sp)
+{
+	char path[4096];
+	store_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.map_size = 16u << 20;
+	o.nosync = nosync;
+	if (mkdir(datadir, 0700) != 0 && errno != EEXIST)
+		return a17_err_errno(errno);
+	snprintf(path, sizeof(path), "%s/inbox", datadir);
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		return a17_err_errno(errno);
+	return store_open(path, adb_names, ADB_COUNT, &o, sp);
+}
+
+static void
+cursor_key(store_key *k)
+{
+	store_key_init(k);
+	store_key_str(k, "cursor");
+}
+
+int
+inbox_cursor(store *s, uint64_t *cursor)
+{
+	store_txn t;
+	store_key k;
+	MDB_val v;
+	int rv;
+
+	*cursor = 0;
+	if ((rv = store_txn_begin(s, &t, 1)) != 0)
+		return rv;
+	cursor_key(&k);
+	if (store_get(&t, ADB_META, &k, &v) == 0 && v.mv_size == 8)
+		*cursor = store_get_u64(v.mv_data);
+	store_txn_abort(&t);
+	return 0;
+}
+
+static void
+be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+int
+inbox_store(store *s, Art17__Copy **copies, Art17__Request **reqs,
+            const uint8_t (*hashes)[A17_SHA256_LEN], size_t n, uint64_t cursor,
+            size_t *n_new)
+{
+	store_txn t;
+	store_key k;
+	MDB_val v;
+	uint8_t cb[8];
+	int64_t now = wire_now_ms();
+	int rv;
+
+	*n_new = 0;
+	if ((rv = store_txn_begin(s, &t, 0)) != 0)
+		return rv;
+	for (size_t i = 0; i < n; i++) {
+		Art17__Copy *c = copies[i];
+		Art17__ReceiptItem ri = ART17__RECEIPT_ITEM__INIT;
+		uint8_t *buf;
+		size_t len;
+
+		if (c->seq > cursor)
+			cursor = c->seq;
+		if (reqs[i] == NULL)
+			continue;
+		store_key_init(&k);
+		store_key_str(&k, reqs[i]->request_id);
+		if (store_get(&t, ADB_INBOX, &k, &v) == A17_ENOTFOUND) {
+			Art17__InboxRecord r = ART17__INBOX_RECORD__INIT;
+
+			r.request_id = reqs[i]->request_id;
+			r.seq = c->seq;
+			r.request_env = c->request_env;
+			r.stored_ms = now;
+			if (c->info != NULL) {
+				r.ground = c->info->ground;
+				r.member_id = c->info->member_id;
+			}
+			len = art17__inbox_record__get_packed_size(&r);
+			if ((buf = malloc(len)) == NULL) {
+				store_txn_abort(&t);
+				return A17_ENOMEM;
+			}
+			art17__inbox_record__pack(&r, buf);
+			store_put(&t, ADB_INBOX, &k, buf, len);
+			free(buf);
+			(*n_new)++;
+			{
+				store_key sk;
+
+				store_key_init(&sk);
+				store_key_u64(&sk, c->seq);
+				store_put(&t, ADB_BYSEQ, &sk,
+				          reqs[i]->request_id,
+				          strlen(reqs[i]->request_id));
+			}
+		}
+		/* a receipt either way: the broker may have missed ours */
+		ri.seq = c->seq;
+		ri.request_id = reqs[i]->request_id;
+		ri.request_hash.data = (uint8_t *)hashes[i];
+		ri.request_hash.len = A17_SHA256_LEN;
+		ri.stored_ms = now;
+		len = art17__receipt_item__get_packed_size(&ri);
+		if ((buf = malloc(len)) == NULL) {
+			store_txn_abort(&t);
+			return A17_ENOMEM;
+		}
+		art17__receipt_item__pack(&ri, buf);
+		store_key_init(&k);
+		store_key_u8(&k, OUT_RECEIPT);
+		store_key_u64(&k, c->seq);
+		store_put(&t, ADB_OUTBOX, &k, buf, len);
+		free(buf);
+	}
+	cursor_key(&k);
+	be64(cb, cursor);
+	store_put(&t, ADB_META, &k, cb, 8);
+	return store_txn_commit(&t);
+}
+
+int
+outbox_receipts(store *s, Art17__ReceiptItem ***items, size_t *n, size_t max)
+{
+	store_txn t;
+	store_iter it;
+	uint8_t pfx = OUT_RECEIPT;
+	MDB_val k, v;
+	int rv;
+
+	*items = NULL;
+	*n = 0;
+	if ((rv = store_txn_begin(s, &t, 1)) != 0)
+		return rv;
+	if ((rv = store_iter_begin(&t, ADB_OUTBOX, &pfx, 1, &it)) != 0) {
+		store_txn_abort(&t);
+		return rv;
+	}
+	*items = calloc(max, sizeof(**items));
+	while (*items != NULL && *n < max &&
+	       (rv = store_iter_next(&it, &k, &v)) == 1) {
+		Art17__ReceiptItem *ri;
+
+		ri = art17__receipt_item__unpack(NULL, v.mv_size, v.mv_data);
+		if (ri == NULL) {
+			rv = A17_ECORRUPT;
+			break;
+		}
+		(*items)[(*n)++] = ri;
+	}
+	store_iter_end(&it);
+	store_txn_abort(&t);
+	if (*items == NULL)
+		return A17_ENOMEM;
+	return rv < 0 ? rv : 0;
+}
+
+void
+outbox_items_free(Art17__ReceiptItem **items, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		art17__receipt_item__free_unpacked(items[i], NULL);
+	free(items);
+}
+
+int
+outbox_remove_receipts(store *s, const uint64_t *seqs, size_t n)
+{
+	store_txn t;
+	store_key k;
+	int rv;
+
+	if ((rv = store_txn_begin(s, &t, 0)) != 0)
+		return rv;
+	for (size_t i = 0; i < n; i++) {
+		store_key_init(&k);
+		store_key_u8(&k, OUT_RECEIPT);
+		store_key_u64(&k, seqs[i]);
+		store_del(&t, ADB_OUTBOX, &k);
+	}
+	return store_txn_commit(&t);
+}

@@ -1,0 +1,755 @@
+/*
+ * admin.c: the coordinator endpoint, REP on ipc://<datadir>/admin.sock.
+ *
+ * Every request is an Envelope signed by a coordinator key found in
+ * <pki>/coordinators/<name>/id.pub; the socket file is mode 0600. Replies
+ * are unsigned (local socket). One thread serves requests in order.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+
+#include "broker.h"
+#include "err.h"
+#include "log.h"
+#include "wire.h"
+
+#define STATEMENT_17_3                                                         \
+	"This is a request for cooperation, such as the provision of "         \
+	"information, under Article 17(3) of the Cybersecurity Basic Act, "    \
+	"made in accordance with Article 23(1) of the Council Rules."
+
+static pthread_t admin_thr;
+static int admin_started;
+
+static int
+coord_keyfn(void *arg, const uint8_t *kid, size_t len, const a17_key **k)
+{
+	broker *b = arg;
+
+	(void)len;
+	for (size_t i = 0; i < b->n_coords; i++)
+		if (memcmp(crypto_key_id(b->coords[i].key), kid,
+		           A17_KEYID_LEN) == 0) {
+			*k = b->coords[i].key;
+			return 0;
+		}
+	return A17_EUNKNOWNKEY;
+}
+
+static const char *
+coord_name(broker *b, const uint8_t *kid)
+{
+	for (size_t i = 0; i < b->n_coords; i++)
+		if (memcmp(crypto_key_id(b->coords[i].key), kid,
+		           A17_KEYID_LEN) == 0)
+			return b->coords[i].name;
+	return "?";
+}
+
+/* Loads every <pki>/coordinators/<name>/id.pub. */
+static int
+load_coordinators(broker *b)
+{
+	char dir[4096], path[4400];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/coordinators", b->cfg.pkidir);
+	if ((d = opendir(dir)) == NULL) {
+		log_warnx("no coordinators in %s: the admin endpoint will "
+		          "refuse every command",
+		          dir);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		a17_key *k;
+		coordinator *n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/id.pub", dir, de->d_name);
+		if (crypto_key_load(path, &k) != 0)
+			continue;
+		n = realloc(b->coords, (b->n_coords + 1) * sizeof(*n));
+		if (n == NULL) {
+			crypto_key_free(k);
+			closedir(d);
+			return A17_ENOMEM;
+		}
+		b->coords = n;
+		b->coords[b->n_coords].name = strdup(de->d_name);
+		b->coords[b->n_coords].key = k;
+		b->n_coords++;
+		log_info("coordinator %s loaded", de->d_name);
+	}
+	closedir(d);
+	return 0;
+}
+
+static void
+reply_error(Art17__AdminReply *r, int rv, const char *msgid, const char *det)
+{
+	switch (rv) {
+	case A17_ENOTFOUND:
+		r->code = ART17__ERR_CODE__ERR_NOT_FOUND;
+		break;
+	case A17_EEXIST:
+		r->code = ART17__ERR_CODE__ERR_EXISTS;
+		break;
+	case A17_EINVAL:
+		r->code = ART17__ERR_CODE__ERR_INVALID;
+		break;
+	case A17_EDENIED:
+		r->code = ART17__ERR_CODE__ERR_REFUSED;
+		break;
+	default:
+		r->code = ART17__ERR_CODE__ERR_INTERNAL;
+		break;
+	}
+	r->msg_code = strdup(msgid);
+	r->detail = strdup(det ? det : a17_strerror(rv));
+}
+
+/* ------------------------------------------------------------ members */
+
+static int
+list_members(broker *b, const char *only, Art17__AdminReply *r)
+{
+	store_txn t;
+	store_iter it;
+	MDB_val k, v;
+	int rv;
+
+	if ((rv = store_txn_begin(b->st, &t, 1)) != 0)
+		return rv;
+	if ((rv = store_iter_begin(&t, DB_MEMBERS, NULL, 0, &it)) != 0) {
+		store_txn_abort(&t);
+		return rv;
+	}
+	while ((rv = store_iter_next(&it, &k, &v)) == 1) {
+		Art17__MemberRecord *m, **n;
+
+		m = art17__member_record__unpack(NULL, v.mv_size, v.mv_data);
+		if (m == NULL) {
+			rv = A17_ECORRUPT;
+			break;
+		}
+		if (only != NULL && strcmp(only, m->member_id) != 0) {
+			art17__member_record__free_unpacked(m, NULL);
+			continue;
+		}
+		n = realloc(r->members, (r->n_members + 1) * sizeof(*n));
+		if (n == NULL) {
+			art17__member_record__free_unpacked(m, NULL);
+			rv = A17_ENOMEM;
+			break;
+		}
+		r->members = n;
+		r->members[r->n_members++] = m;
+	}
+	store_iter_end(&it);
+	store_txn_abort(&t);
+	if (rv < 0)
+		return rv;
+	if (only != NULL && r->n_members == 0)
+		return A17_ENOTFOUND;
+	return 0;
+}
+
+/* ------------------------------------------------------------ issuing */
+
+typedef struct issue_op {
+	Art17__RequestRecord rec;
+	uint32_t *nos;
+	uint64_t *seqs;
+	size_t n;
+	const char **ids;
+} issue_op;
+
+static int
+apply_issue(store_txn *t, void *arg)
+{
+	issue_op *op = arg;
+	int64_t now = op->rec.issued_ms;
+	uint8_t *buf;
+	size_t len;
+	store_key k;
+
+	len = art17__request_record__get_packed_size(&op->rec);
+	if ((buf = malloc(len)) == NULL)
+		return A17_ENOMEM;
+	art17__request_record__pack(&op->rec, buf);
+	store_key_init(&k);
+	store_key_u64(&k, op->rec.request_no);
+	store_put(t, DB_REQUESTS, &k, buf, len);
+	free(buf);
+	{
+		uint8_t no[8];
+
+		store_key_init(&k);
+		store_key_str(&k, op->rec.request_id);
+		for (int i = 0; i < 8; i++)
+			no[i] = (uint8_t)(op->rec.request_no >> (56 - 8 * i));
+		store_put(t, DB_REQIDS, &k, no, 8);
+	}
+	for (size_t i = 0; i < op->n; i++) {
+		Art17__DeliveryRecord d = ART17__DELIVERY_RECORD__INIT;
+		Art17__Ground g = ART17__GROUND__INIT;
+		uint8_t seq[8];
+
+		d.request_no = op->rec.request_no;
+		d.request_id = op->rec.request_id;
+		d.state = ART17__DELIVERY_STATE__DS_QUEUED;
+		d.queued_ms = now;
+		d.member_id = (char *)op->ids[i];
+		g.kind = ART17__GROUND_KIND__GROUND_NONE;
+		g.incident_id = op->rec.incident_id;
+		d.ground = &g;
+		len = art17__delivery_record__get_packed_size(&d);
+		if ((buf = malloc(len)) == NULL)
+			return A17_ENOMEM;
+		art17__delivery_record__pack(&d, buf);
+		db_delivery_key(&k, op->nos[i], op->seqs[i]);
+		store_put(t, DB_DELIVERIES, &k, buf, len);
+		free(buf);
+		store_key_init(&k);
+		store_key_u64(&k, op->rec.request_no);
+		store_key_u32(&k, op->nos[i]);
+		for (int j = 0; j < 8; j++)
+			seq[j] = (uint8_t)(op->seqs[i] >> (56 - 8 * j));
+		store_put(t, DB_BYCOPY, &k, seq, 8);
+	}
+	return t->rv;
+}
+
+static int
+issue(broker *b, const char *coord, Art17__IssueRequest *in,
+      Art17__AdminReply *r, char *err, size_t errlen)
+{
+	Art17__Body body = ART17__BODY__INIT;
+	Art17__Header hdr;
+	Art17__Request req = ART17__REQUEST__INIT;
+	Art17__Marking mk = ART17__MARKING__INIT;
+	uint8_t id[WIRE_MSGID_LEN], rnd[4];
+	char reqid[64], hex[9];
+	issue_op op;
+	uint8_t *env = NULL, *bbuf = NULL;
+	size_t envlen, blen;
+	uint8_t hash[A17_SHA256_LEN];
+	int rv;
+
+	memset(&op, 0, sizeof(op));
+	art17__request_record__init(&op.rec);
+	if (in->kind != ART17__ITEM_KIND__KIND_COOPERATION_REQUEST &&
+	    in->kind != ART17__ITEM_KIND__KIND_INFORMATION_SHARE) {
+		snprintf(err, errlen, "kind must be cooperation or share");
+		return A17_EINVAL;
+	}
+	if (in->marking == NULL ||
+	    in->marking->secret == ART17__SECRET__SECRET_UNSPECIFIED) {
+		snprintf(
+		    err, errlen,
+		    "the secret flag must be stated explicitly (yes or no)");
+		return A17_EINVAL;
+	}
+	if (in->marking->secret == ART17__SECRET__SECRET_YES) {
+		snprintf(
+		    err, errlen,
+		    "secret content must be sealed to "
+		    "registered staff; this broker has no staff registry yet");
+		return A17_EDENIED;
+	}
+	if (in->marking->tlp == ART17__TLP__TLP_UNSPECIFIED ||
+	    in->marking->scope == ART17__SCOPE__SCOPE_UNSPECIFIED) {
+		snprintf(err, errlen,
+		         "a TLP label and a sharing scope are "
+		         "required");
+		return A17_EINVAL;
+	}
+	if (in->title == NULL || in->title[0] == '\0') {
+		snprintf(err, errlen, "a title is required");
+		return A17_EINVAL;
+	}
+	if (in->incident_id == NULL || in->incident_id[0] == '\0') {
+		snprintf(err, errlen, "an incident id is required");
+		return A17_EINVAL;
+	}
+
+	/* recipients */
+	pthread_mutex_lock(&b->mtx);
+	op.n = in->n_to ? in->n_to : b->n_members;
+	op.nos = calloc(op.n ? op.n : 1, sizeof(*op.nos));
+	op.seqs = calloc(op.n ? op.n : 1, sizeof(*op.seqs));
+	op.ids = calloc(op.n ? op.n : 1, sizeof(*op.ids));
+	rv = (op.nos && op.seqs && op.ids) ? 0 : A17_ENOMEM;
+	for (size_t i = 0, j = 0; rv == 0 && i < op.n; i++) {
+		member *m = NULL;
+
+		if (in->n_to) {
+			if ((m = db_member_by_id(b, in->to[i])) == NULL) {
+				snprintf(err, errlen, "no member '%s'",
+				         in->to[i]);
+				rv = A17_ENOTFOUND;
+				break;
+			}
+		} else {
+			/* skip numbers reserved by a failed add */
+			while (j < b->n_members && b->members[j] == NULL)
+				j++;
+			if (j >= b->n_members) {
+				op.n = i;
+				break;
+			}
+			m = b->members[j++];
+		}
+		op.nos[i] = m->no;
+		op.ids[i] = m->id;
+		op.seqs[i] = m->next_seq++;
+	}
+	op.rec.request_no = b->next_request_no++;
+	pthread_mutex_unlock(&b->mtx);
+	if (rv != 0)
+		goto out;
+	if (op.n == 0) {
+		snprintf(err, errlen,
+		         "no member is registered: nobody to "
+		         "send to");
+		rv = A17_EDENIED;
+		goto out;
+	}
+
+	crypto_random(rnd, sizeof(rnd));
+	snprintf(reqid, sizeof(reqid), "R%06llu-%s",
+	         (unsigned long long)op.rec.request_no,
+	         crypto_hex(rnd, sizeof(rnd), hex));
+
+	wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_REQUEST, "broker",
+	                 in->exercise);
+	mk.tlp = in->marking->tlp;
+	mk.secret = in->marking->secret;
+	mk.scope = in->marking->scope;
+	mk.revision = 1;
+	req.request_id = reqid;
+	req.kind = in->kind;
+	req.incident_id = in->incident_id;
+	req.exercise = in->exercise;
+	req.marking = &mk;
+	req.title = in->title;
+	req.content = in->content;
+	req.issued_ms = hdr.time_ms;
+	req.deadline_ms = in->deadline_ms;
+	req.issued_by = (char *)coord;
+	if (in->kind == ART17__ITEM_KIND__KIND_COOPERATION_REQUEST) {
+		req.statement = STATEMENT_17_3;
+	} else {
+		req.statement = "Information sharing. Any feedback is "
+		                "voluntary.";
+		req.feedback_voluntary = 1;
+	}
+	body.hdr = &hdr;
+	body.payload_case = ART17__BODY__PAYLOAD_REQUEST;
+	body.request = &req;
+	/* signed once for every recipient */
+	blen = art17__body__get_packed_size(&body);
+	if ((bbuf = malloc(blen)) == NULL) {
+		rv = A17_ENOMEM;
+		goto out;
+	}
+	art17__body__pack(&body, bbuf);
+	crypto_sha256(bbuf, blen, hash);
+	if ((rv = wire_seal_bytes(bbuf, blen, b->sign_key, &env, &envlen)) !=
+	    0) {
+		snprintf(err, errlen, "sealing the request: %s",
+		         a17_strerror(rv));
+		goto out;
+	}
+	op.rec.request_id = reqid;
+	op.rec.envelope.data = env;
+	op.rec.envelope.len = envlen;
+	op.rec.issued_ms = req.issued_ms;
+	op.rec.n_copies = (uint32_t)op.n;
+	op.rec.title = in->title;
+	op.rec.kind = in->kind;
+	op.rec.exercise = in->exercise;
+	op.rec.body_hash.data = hash;
+	op.rec.body_hash.len = sizeof(hash);
+	op.rec.incident_id = in->incident_id;
+
+	if ((rv = store_writer_run(b->wr, apply_issue, &op)) != 0) {
+		snprintf(err, errlen, "storing the request: %s",
+		         a17_strerror(rv));
+		goto out;
+	}
+	log_info("request %s issued by %s to %zu members", reqid, coord, op.n);
+
+	/* the copies are durable: make them visible and wake held polls */
+	pthread_mutex_lock(&b->mtx);
+	for (size_t i = 0; i < op.n; i++) {
+		member *m = b->members[op.nos[i]];
+
+		if (m->last_seq < op.seqs[i])
+			m->last_seq = op.seqs[i];
+	}
+	pthread_mutex_unlock(&b->mtx);
+	net_kick_members(b, op.nos, op.n);
+
+	r->issued = calloc(1, sizeof(*r->issued));
+	if (r->issued != NULL) {
+		art17__issue_result__init(r->issued);
+		r->issued->request_id = strdup(reqid);
+		r->issued->included = calloc(op.n, sizeof(void *));
+		for (size_t i = 0; r->issued->included && i < op.n; i++) {
+			Art17__CopyStatus *c = calloc(1, sizeof(*c));
+
+			if (c == NULL)
+				break;
+			art17__copy_status__init(c);
+			c->member_id = strdup(op.ids[i]);
+			c->seq = op.seqs[i];
+			c->state = ART17__DELIVERY_STATE__DS_QUEUED;
+			c->queued_ms = req.issued_ms;
+			r->issued->included[r->issued->n_included++] = c;
+		}
+	}
+out:
+	free(bbuf);
+	free(env);
+	free(op.nos);
+	free(op.seqs);
+	free((void *)op.ids);
+	return rv;
+}
+
+/* ------------------------------------------------------------ status */
+
+static int
+lookup_request(store_txn *t, const char *reqid, uint64_t *no)
+{
+	store_key k;
+	MDB_val v;
+	int rv;
+
+	store_key_init(&k);
+	store_key_str(&k, reqid);
+	if ((rv = store_get(t, DB_REQIDS, &k, &v)) != 0)
+		return rv;
+	if (v.mv_size != 8)
+		return A17_ECORRUPT;
+	*no = store_get_u64(v.mv_data);
+	return 0;
+}
+
+static Art17__RequestRecord *
+load_request(store_txn *t, uint64_t no)
+{
+	store_key k;
+	MDB_val v;
+
+	store_key_init(&k);
+	store_key_u64(&k, no);
+	if (store_get(t, DB_REQUESTS, &k, &v) != 0)
+		return NULL;
+	return art17__request_record__unpack(NULL, v.mv_size, v.mv_data);
+}
+
+static int
+request_status(broker *b, const char *reqid, Art17__AdminReply *r)
+{
+	store_txn t;
+	store_iter it;
+	store_key p;
+	MDB_val k, v;
+	uint64_t no;
+	int rv;
+
+	if (reqid == NULL)
+		return A17_EINVAL;
+	if ((rv = store_txn_begin(b->st, &t, 1)) != 0)
+		return rv;
+	if ((rv = lookup_request(&t, reqid, &no)) != 0)
+		goto out;
+	if ((r->request = load_request(&t, no)) == NULL) {
+		rv = A17_ECORRUPT;
+		goto out;
+	}
+	/* the envelope is not needed by the CLI */
+	free(r->request->envelope.data);
+	r->request->envelope.data = NULL;
+	r->request->envelope.len = 0;
+	store_key_init(&p);
+	store_key_u64(&p, no);
+	if ((rv = store_iter_begin(&t, DB_BYCOPY, p.buf, p.len, &it)) != 0)
+		goto out;
+	while ((rv = store_iter_next(&it, &k, &v)) == 1) {
+		uint32_t mno = store_get_u32((const uint8_t *)k.mv_data + 8);
+		uint64_t seq = store_get_u64(v.mv_data);
+		Art17__DeliveryRecord *d;
+		Art17__CopyStatus *c, **n;
+		store_key dk;
+		MDB_val dv;
+
+		db_delivery_key(&dk, mno, seq);
+		if (store_get(&t, DB_DELIVERIES, &dk, &dv) != 0 ||
+		    (d = art17__delivery_record__unpack(NULL, dv.mv_size,
+		                                        dv.mv_data)) == NULL) {
+			rv = A17_ECORRUPT;
+			break;
+		}
+		c = calloc(1, sizeof(*c));
+		n = realloc(r->copies, (r->n_copies + 1) * sizeof(*n));
+		if (c == NULL || n == NULL) {
+			free(c);
+			if (n)
+				r->copies = n;
+			art17__delivery_record__free_unpacked(d, NULL);
+			rv = A17_ENOMEM;
+			break;
+		}
+		r->copies = n;
+		art17__copy_status__init(c);
+		c->member_id = strdup(d->member_id ? d->member_id : "");
+		c->seq = seq;
+		c->state = d->state;
+		c->queued_ms = d->queued_ms;
+		c->delivered_ms = d->delivered_ms;
+		c->acked_ms = d->acked_ms;
+		c->reason = strdup(d->reason ? d->reason : "");
+		r->copies[r->n_copies++] = c;
+		art17__delivery_record__free_unpacked(d, NULL);
+	}
+	store_iter_end(&it);
+	if (rv > 0)
+		rv = 0;
+out:
+	store_txn_abort(&t);
+	return rv;
+}
+
+static int
+request_list(broker *b, Art17__AdminReply *r)
+{
+	store_txn t;
+	store_iter it;
+	MDB_val k, v;
+	int rv;
+
+	if ((rv = store_txn_begin(b->st, &t, 1)) != 0)
+		return rv;
+	if ((rv = store_iter_begin(&t, DB_REQUESTS, NULL, 0, &it)) != 0) {
+		store_txn_abort(&t);
+		return rv;
+	}
+	while ((rv = store_iter_next(&it, &k, &v)) == 1) {
+		Art17__RequestRecord *q, **n;
+
+		q = art17__request_record__unpack(NULL, v.mv_size, v.mv_data);
+		if (q == NULL) {
+			rv = A17_ECORRUPT;
+			break;
+		}
+		free(q->envelope.data);
+		q->envelope.data = NULL;
+		q->envelope.len = 0;
+		n = realloc(r->requests, (r->n_requests + 1) * sizeof(*n));
+		if (n == NULL) {
+			art17__request_record__free_unpacked(q, NULL);
+			rv = A17_ENOMEM;
+			break;
+		}
+		r->requests = n;
+		r->requests[r->n_requests++] = q;
+	}
+	store_iter_end(&it);
+	store_txn_abort(&t);
+	return rv < 0 ? rv : 0;
+}
+
+/* Frees what the handlers put in r (all heap, protobuf-c layout). */
+static void
+reply_fini(Art17__AdminReply *r)
+{
+	if (r->msg_code != protobuf_c_empty_string)
+		free(r->msg_code);
+	if (r->detail != protobuf_c_empty_string)
+		free(r->detail);
+	for (size_t i = 0; i < r->n_members; i++)
+		art17__member_record__free_unpacked(r->members[i], NULL);
+	free(r->members);
+	for (size_t i = 0; i < r->n_requests; i++)
+		art17__request_record__free_unpacked(r->requests[i], NULL);
+	free(r->requests);
+	if (r->request)
+		art17__request_record__free_unpacked(r->request, NULL);
+	for (size_t i = 0; i < r->n_copies; i++) {
+		free(r->copies[i]->member_id);
+		free(r->copies[i]->reason);
+		free(r->copies[i]);
+	}
+	free(r->copies);
+	if (r->issued) {
+		for (size_t i = 0; i < r->issued->n_included; i++) {
+			free(r->issued->included[i]->member_id);
+			free(r->issued->included[i]);
+		}
+		free(r->issued->included);
+		free(r->issued->request_id);
+		free(r->issued);
+	}
+}
+
+static void
+serve_one(broker *b, nng_msg *msg)
+{
+	Art17__AdminReply r = ART17__ADMIN_REPLY__INIT;
+	Art17__Body body = ART17__BODY__INIT;
+	Art17__Header hdr;
+	uint8_t id[WIRE_MSGID_LEN];
+	char err[512] = "";
+	wire_msg wm;
+	uint8_t *out = NULL;
+	size_t outlen = 0;
+	const char *coord;
+	Art17__AdminRequest *a;
+	int rv;
+
+	rv = wire_open(nng_msg_body(msg), nng_msg_len(msg), WIRE_MAX_MSG,
+	               coord_keyfn, b, 0, &wm);
+	nng_msg_free(msg);
+	if (rv != 0) {
+		log_reject("A17-W0301", "admin: %s", a17_strerror(rv));
+		reply_error(&r, A17_EDENIED, "A17-W0301",
+		            "admin command refused: not signed by a known "
+		            "coordinator key");
+		goto reply;
+	}
+	if (wm.body->payload_case != ART17__BODY__PAYLOAD_ADMIN) {
+		reply_error(&r, A17_EINVAL, "A17-W0302",
+		            "not an admin command");
+		goto reply;
+	}
+	coord = coord_name(b, wm.key_id);
+	a = wm.body->admin;
+	switch (a->op_case) {
+	case ART17__ADMIN_REQUEST__OP_MEMBER_ADD:
+		rv = db_member_add(b, a->member_add, err, sizeof(err));
+		if (rv != 0)
+			reply_error(&r, rv, "A17-E0310", err);
+		else
+			log_info("member %s added by %s",
+			         a->member_add->member_id, coord);
+		break;
+	case ART17__ADMIN_REQUEST__OP_MEMBER_LIST:
+		if ((rv = list_members(b, NULL, &r)) != 0)
+			reply_error(&r, rv, "A17-E0311", NULL);
+		break;
+	case ART17__ADMIN_REQUEST__OP_MEMBER_SHOW:
+		if ((rv = list_members(b, a->member_show->member_id, &r)) !=
+		    0) {
+			snprintf(err, sizeof(err), "no member '%s'",
+			         a->member_show->member_id);
+			reply_error(&r, rv, "A17-E0312", err);
+		}
+		break;
+	case ART17__ADMIN_REQUEST__OP_REQUEST_ISSUE:
+		rv = issue(b, coord, a->request_issue, &r, err, sizeof(err));
+		if (rv != 0)
+			reply_error(&r, rv, "A17-E0320", err);
+		break;
+	case ART17__ADMIN_REQUEST__OP_REQUEST_STATUS:
+		rv = request_status(b, a->request_status->request_id, &r);
+		if (rv != 0) {
+			snprintf(err, sizeof(err), "request %s: %s",
+			         a->request_status->request_id,
+			         a17_strerror(rv));
+			reply_error(&r, rv, "A17-E0321", err);
+		}
+		break;
+	case ART17__ADMIN_REQUEST__OP_REQUEST_LIST:
+		if ((rv = request_list(b, &r)) != 0)
+			reply_error(&r, rv, "A17-E0322", NULL);
+		break;
+	default:
+		reply_error(&r, A17_EINVAL, "A17-W0303", "unknown command");
+		break;
+	}
+reply:
+	wire_msg_fini(&wm);
+	wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_ADMIN_REPLY, "broker",
+	                 0);
+	body.hdr = &hdr;
+	body.payload_case = ART17__BODY__PAYLOAD_ADMIN_REPLY;
+	body.admin_reply = &r;
+	if (wire_seal(&body, NULL, &out, &outlen) == 0) {
+		if (nng_msg_alloc(&msg, 0) == 0) {
+			nng_msg_append(msg, out, outlen);
+			if (nng_sendmsg(b->admin_sock, msg, 0) != 0)
+				nng_msg_free(msg);
+		}
+		free(out);
+	}
+	reply_fini(&r);
+}
+
+static void *
+admin_main(void *arg)
+{
+	broker *b = arg;
+	nng_msg *msg;
+	int rv;
+
+	for (;;) {
+		if ((rv = nng_recvmsg(b->admin_sock, &msg, 0)) != 0) {
+			if (rv == NNG_ECLOSED)
+				return NULL;
+			continue;
+		}
+		serve_one(b, msg);
+	}
+}
+
+int
+admin_start(broker *b)
+{
+	char url[4200], path[4100];
+	int rv;
+
+	if ((rv = load_coordinators(b)) != 0)
+		return rv;
+	snprintf(path, sizeof(path), "%s/admin.sock", b->cfg.datadir);
+	snprintf(url, sizeof(url), "ipc://%s", path);
+	unlink(path);
+	if ((rv = nng_rep0_open(&b->admin_sock)) != 0)
+		return a17_err_nng(rv);
+	nng_socket_set_size(b->admin_sock, NNG_OPT_RECVMAXSZ, WIRE_MAX_MSG);
+	if ((rv = nng_listen(b->admin_sock, url, NULL, 0)) != 0) {
+		log_warnx("admin: listen %s: %s", url, nng_strerror(rv));
+		return a17_err_nng(rv);
+	}
+	chmod(path, 0600);
+	if (pthread_create(&admin_thr, NULL, admin_main, b) != 0)
+		return A17_ENOMEM;
+	admin_started = 1;
+	log_info("admin: listening on %s", url);
+	return 0;
+}
+
+void
+admin_stop(broker *b)
+{
+	nng_close(b->admin_sock);
+	if (admin_started)
+		pthread_join(admin_thr, NULL);
+	for (size_t i = 0; i < b->n_coords; i++) {
+		free(b->coords[i].name);
+		crypto_key_free(b->coords[i].key);
+	}
+	free(b->coords);
+}

@@ -1,0 +1,184 @@
+/*
+ * art17-broker: issues Article 17(3) cooperation requests and information
+ * shares to member agents, and stores their receipts, durably.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "err.h"
+#include "log.h"
+
+#define A17_VERSION "0.1.0"
+
+broker a17b;
+
+static void
+usage(FILE *f)
+{
+	fprintf(
+	    f, "usage: art17-broker [-v] [-d DATADIR] [-p PKIDIR] [-l URL] "
+	       "[--insecure]\n"
+	       "                    [--keepalive MS] [--crl FILE] [--nosync]\n"
+	       "\n"
+	       "  -d, --data DIR     data directory (LMDB, admin socket); "
+	       "default $ART17_DATA\n"
+	       "                     or /var/lib/art17\n"
+	       "  -p, --pki DIR      PKI directory made by art17-pki; default "
+	       "$ART17_PKI or ./pki\n"
+	       "  -l, --listen URL   agent endpoint; default "
+	       "tls+tcp://127.0.0.1:7017\n"
+	       "      --insecure     allow a plain tcp:// URL (loopback only)\n"
+	       "      --keepalive MS how long a poll is held (default 30000)\n"
+	       "      --crl FILE     certificate revocation list (default "
+	       "PKIDIR/ca/crl.pem if present)\n"
+	       "      --nosync       do not fsync commits (drills and tests "
+	       "only: loses data on power loss)\n"
+	       "      --syslog       log to syslog instead of stderr\n"
+	       "  -v, --verbose      more logging (repeat for debug)\n"
+	       "  -h, --help         this help\n"
+	       "  -V, --version      print the version\n"
+	       "\n"
+	       "The admin endpoint is ipc://DATADIR/admin.sock (see "
+	       "art17ctl).\n"
+	       "Exit status: 0 after a clean stop (SIGINT/SIGTERM), 1 on a "
+	       "start-up error, 2 on a usage error.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"data", required_argument, NULL, 'd'},
+	    {"pki", required_argument, NULL, 'p'},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"insecure", no_argument, NULL, 'I'},
+	    {"keepalive", required_argument, NULL, 'K'},
+	    {"crl", required_argument, NULL, 'C'},
+	    {"nosync", no_argument, NULL, 'N'},
+	    {"syslog", no_argument, NULL, 'S'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	broker *b = &a17b;
+	char path[4096];
+	sigset_t set;
+	int c, sig, verbose = LOG_LVL_INFO, use_syslog = 0, rv;
+
+	b->cfg.datadir =
+	    getenv("ART17_DATA") ? getenv("ART17_DATA") : "/var/lib/art17";
+	b->cfg.pkidir = getenv("ART17_PKI") ? getenv("ART17_PKI") : "./pki";
+	b->cfg.listen = "tls+tcp://127.0.0.1:7017";
+	b->cfg.keepalive_ms = 30000;
+	b->cfg.batch_max = 4096;
+	b->cfg.batch_wait_us = 1000;
+
+	while ((c = getopt_long(argc, argv, "d:p:l:vhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			b->cfg.datadir = optarg;
+			break;
+		case 'p':
+			b->cfg.pkidir = optarg;
+			break;
+		case 'l':
+			b->cfg.listen = optarg;
+			break;
+		case 'I':
+			b->cfg.insecure = 1;
+			break;
+		case 'K':
+			b->cfg.keepalive_ms = atoi(optarg);
+			if (b->cfg.keepalive_ms < 100 ||
+			    b->cfg.keepalive_ms > 600000) {
+				fprintf(stderr, "art17-broker: --keepalive "
+				                "must be 100..600000 ms\n");
+				return 2;
+			}
+			break;
+		case 'C':
+			b->cfg.crlfile = optarg;
+			break;
+		case 'N':
+			b->cfg.nosync = 1;
+			break;
+		case 'S':
+			use_syslog = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("art17-broker %s\n", A17_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_init(!use_syslog, "art17-broker", verbose);
+
+	/* Block the stop signals in every thread; main waits for them. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	pthread_mutex_init(&b->mtx, NULL);
+	if (mkdir(b->cfg.datadir, 0700) != 0 && errno != EEXIST) {
+		log_warn("data directory %s", b->cfg.datadir);
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/broker/sign.key", b->cfg.pkidir);
+	if ((rv = crypto_key_load(path, &b->sign_key)) != 0) {
+		log_warnx("broker signing key %s: %s (run art17-pki init?)",
+		          path, a17_strerror(rv));
+		return 1;
+	}
+	if ((rv = db_open(b)) != 0) {
+		log_warnx("store %s/db: %s", b->cfg.datadir, a17_strerror(rv));
+		return 1;
+	}
+	if ((rv = db_load(b)) != 0) {
+		log_warnx("loading the store: %s", a17_strerror(rv));
+		return 1;
+	}
+	if ((rv = store_writer_start(b->st, b->cfg.batch_max,
+	                             b->cfg.batch_wait_us, &b->wr)) != 0) {
+		log_warnx("writer: %s", a17_strerror(rv));
+		return 1;
+	}
+	if ((rv = admin_start(b)) != 0 || (rv = net_start(b)) != 0) {
+		log_warnx("start-up failed: %s", a17_strerror(rv));
+		return 1;
+	}
+	log_info("ready: %u members, data %s", b->n_members, b->cfg.datadir);
+
+	for (;;) {
+		if (sigwait(&set, &sig) == 0)
+			break;
+	}
+	log_info("signal %d: stopping", sig);
+	admin_stop(b);
+	net_stop(b);
+	store_close(b->st);
+	crypto_key_free(b->sign_key);
+	log_info("stopped");
+	return 0;
+}

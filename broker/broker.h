@@ -1,0 +1,107 @@
+/*
+ * broker.h: the one internal header of art17-broker.
+ *
+ * Roles: broker.c (start-up, options, keys), db.c (stored records and the
+ * writer ops over them), net.c (the agent endpoint: sessions, held polls,
+ * fan-out, receipts), admin.c (the coordinator endpoint on ipc://).
+ *
+ * Locking: one mutex, a17b.mtx, guards every in-memory table below. Store
+ * reads happen outside it; store writes go through the single writer.
+ */
+#ifndef A17_BROKER_H
+#define A17_BROKER_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <nng/nng.h>
+
+#include "art17.pb-c.h"
+#include "crypto.h"
+#include "store.h"
+
+enum {
+	DB_META = 0,
+	DB_MEMBERS,    /* u32 member_no -> MemberRecord */
+	DB_REQUESTS,   /* u64 request_no -> RequestRecord */
+	DB_REQIDS,     /* str request_id -> u64 request_no */
+	DB_DELIVERIES, /* u32 member_no, u64 seq -> DeliveryRecord */
+	DB_BYCOPY,     /* u64 request_no, u32 member_no -> u64 seq */
+	DB_COUNT
+};
+
+struct hctx;
+
+/* In-memory view of one member; persistent truth is DB_MEMBERS. */
+typedef struct member {
+	char *id;
+	uint32_t no;
+	a17_key *key;
+	uint8_t key_id[A17_KEYID_LEN];
+	uint64_t next_seq; /* next per-member delivery sequence */
+	uint64_t last_seq; /* highest sequence stored (derived) */
+	struct hctx *held; /* poll held for this member, if any */
+	uint32_t pipe;     /* bound pipe id, 0 when none */
+	int connected;
+} member;
+
+typedef struct coordinator {
+	char *name;
+	a17_key *key;
+} coordinator;
+
+typedef struct broker_cfg {
+	const char *datadir;
+	const char *pkidir;
+	const char *listen;
+	int insecure; /* allow plain tcp:// on loopback */
+	int keepalive_ms;
+	int nosync;
+	unsigned batch_max;
+	unsigned batch_wait_us;
+	const char *crlfile;
+} broker_cfg;
+
+typedef struct broker {
+	broker_cfg cfg;
+	store *st;
+	store_writer *wr;
+	a17_key *sign_key; /* broker signing key */
+	pthread_mutex_t mtx;
+	member **members; /* by member_no */
+	uint32_t n_members;
+	uint32_t cap_members;
+	void *by_id;    /* tsearch tree of member* by id */
+	void *by_keyid; /* tsearch tree of member* by key id */
+	void *sessions; /* tsearch tree of session* by pipe id */
+	coordinator *coords;
+	size_t n_coords;
+	uint64_t next_request_no;
+	nng_socket agent_sock;
+	nng_socket admin_sock;
+	volatile int stopping;
+	uint64_t n_connected;
+} broker;
+
+extern broker a17b;
+
+/* db.c */
+int db_open(broker *b);
+int db_load(broker *b);
+int db_member_add(broker *b, Art17__MemberRecord *rec, char *err,
+                  size_t errlen);
+member *db_member_by_id(broker *b, const char *id);
+member *db_member_by_keyid(broker *b, const uint8_t *kid);
+int db_delivery_key(store_key *k, uint32_t member_no, uint64_t seq);
+
+/* net.c */
+int net_start(broker *b);
+void net_stop(broker *b);
+/* Wakes every held poll whose member has copies beyond its cursor. */
+void net_kick_members(broker *b, const uint32_t *nos, size_t n);
+
+/* admin.c */
+int admin_start(broker *b);
+void admin_stop(broker *b);
+
+#endif

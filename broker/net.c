@@ -1,0 +1,1061 @@
+/*
+ * net.c: the agent endpoint.
+ *
+ * A REP socket with one nng context per outstanding request. A poll with
+ * nothing to deliver is *held*: its context stays parked on the member
+ * until a request is issued for that member (net_kick_members) or the
+ * keep-alive runs out. Replies that confirm stored state (deliveries
+ * marked delivered, receipts) are sent only from the writer's completion,
+ * after the commit returned.
+ */
+#include <errno.h>
+#include <search.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
+
+#include "broker.h"
+#include "err.h"
+#include "log.h"
+#include "wire.h"
+
+#define RECV_MIN       8  /* contexts kept receiving */
+#define RECV_MAX       64 /* more than this go idle after a send */
+#define DELIVER_MAX    64 /* copies per Deliver */
+#define NONCE_LEN      32
+#define NONCE_TTL_MS   30000
+#define TIME_WINDOW_MS (5 * 60 * 1000)
+
+enum { HC_IDLE, HC_RECV, HC_BUSY, HC_HELD, HC_SEND };
+
+typedef struct copy_out {
+	uint64_t seq;
+	uint8_t *env;
+	size_t env_len;
+	Art17__Ground *ground; /* unpacked, owned */
+} copy_out;
+
+typedef struct hctx {
+	nng_ctx ctx;
+	nng_aio *aio;
+	int state;
+	member *m;
+	uint64_t cursor;
+	int64_t held_since;
+	struct hctx *next_all;
+	struct hctx *next_idle;
+	store_op op;
+	/* deliver op */
+	copy_out copies[DELIVER_MAX];
+	size_t n_copies;
+	/* receipt op: the opened message lives until the op is done */
+	wire_msg wm;
+	Art17__ReceiptBatch *rb;
+	uint8_t *raw;
+	size_t raw_len;
+} hctx;
+
+typedef struct session {
+	uint32_t pipe;
+	member *m;
+	uint8_t nonce[NONCE_LEN];
+	int64_t nonce_exp;
+	int bound;
+} session;
+
+static hctx *all_ctx;
+static hctx *idle_ctx;
+static int n_recv;
+static nng_listener listener;
+static nng_tls_config *tls_cfg;
+static pthread_t sweeper;
+static int sweeper_started;
+
+static void hctx_cb(void *arg);
+static void recv_more(broker *b);
+
+static int
+cmp_session(const void *a, const void *b)
+{
+	uint32_t x = ((const session *)a)->pipe, y = ((const session *)b)->pipe;
+
+	return x < y ? -1 : x > y;
+}
+
+static session *
+session_find(broker *b, uint32_t pipe)
+{
+	session q, **r;
+
+	q.pipe = pipe;
+	r = tfind(&q, &b->sessions, cmp_session);
+	return r ? *r : NULL;
+}
+
+static void
+copies_clear(hctx *h)
+{
+	for (size_t i = 0; i < h->n_copies; i++) {
+		free(h->copies[i].env);
+		if (h->copies[i].ground)
+			art17__ground__free_unpacked(h->copies[i].ground, NULL);
+	}
+	h->n_copies = 0;
+}
+
+/* ------------------------------------------------------------ sending */
+
+/* Puts h back to work: receiving if receivers are short, else idle. */
+static void
+hctx_recycle(hctx *h)
+{
+	int recv;
+
+	pthread_mutex_lock(&a17b.mtx);
+	h->m = NULL;
+	recv = !a17b.stopping && n_recv < RECV_MAX;
+	if (recv) {
+		n_recv++;
+		h->state = HC_RECV;
+	} else {
+		h->state = HC_IDLE;
+		h->next_idle = idle_ctx;
+		idle_ctx = h;
+	}
+	pthread_mutex_unlock(&a17b.mtx);
+	if (recv)
+		nng_ctx_recv(h->ctx, h->aio);
+}
+
+/* Sends buf (taking it) as the reply on h. */
+static void
+hctx_send(hctx *h, uint8_t *buf, size_t len)
+{
+	nng_msg *msg = NULL;
+
+	if (buf == NULL || nng_msg_alloc(&msg, 0) != 0 ||
+	    nng_msg_append(msg, buf, len) != 0) {
+		/* cannot answer: the REQ side times out and resends */
+		if (msg != NULL)
+			nng_msg_free(msg);
+		free(buf);
+		hctx_recycle(h);
+		return;
+	}
+	free(buf);
+	h->state = HC_SEND;
+	nng_aio_set_msg(h->aio, msg);
+	nng_ctx_send(h->ctx, h->aio);
+}
+
+static void
+send_error(hctx *h, Art17__ErrCode code, const char *msgid, const char *detail)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	if (wire_error(a17b.sign_key, "broker", code, msgid, detail, &buf,
+	               &len) != 0)
+		buf = NULL;
+	hctx_send(h, buf, len);
+}
+
+static void
+send_body(hctx *h, Art17__Body *body, int sign)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	if (wire_seal(body, sign ? a17b.sign_key : NULL, &buf, &len) != 0)
+		buf = NULL;
+	hctx_send(h, buf, len);
+}
+
+/* Builds and sends a Deliver from h->copies. */
+static void
+send_deliver(hctx *h)
+{
+	Art17__Body body = ART17__BODY__INIT;
+	Art17__Header hdr;
+	Art17__Deliver dl = ART17__DELIVER__INIT;
+	Art17__Copy cp[DELIVER_MAX], *cpp[DELIVER_MAX];
+	Art17__CopyInfo ci[DELIVER_MAX];
+	uint8_t id[WIRE_MSGID_LEN];
+	uint64_t last;
+
+	wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_DELIVER, "broker", 0);
+	for (size_t i = 0; i < h->n_copies; i++) {
+		art17__copy__init(&cp[i]);
+		art17__copy_info__init(&ci[i]);
+		cp[i].seq = h->copies[i].seq;
+		cp[i].request_env.data = h->copies[i].env;
+		cp[i].request_env.len = h->copies[i].env_len;
+		ci[i].member_id = h->m->id;
+		ci[i].ground = h->copies[i].ground;
+		cp[i].info = &ci[i];
+		cpp[i] = &cp[i];
+	}
+	pthread_mutex_lock(&a17b.mtx);
+	last = h->m->last_seq;
+	pthread_mutex_unlock(&a17b.mtx);
+	dl.n_copies = h->n_copies;
+	dl.copies = cpp;
+	dl.cursor = last;
+	body.hdr = &hdr;
+	body.payload_case = ART17__BODY__PAYLOAD_DELIVER;
+	body.deliver = &dl;
+	/* Channel-authenticated: the copies inside carry the broker's
+	 * signature; see docs/protocol.md. */
+	send_body(h, &body, 0);
+	copies_clear(h);
+}
+
+/* ------------------------------------------------------------ deliver */
+
+static int
+apply_deliver(store_txn *t, void *arg)
+{
+	hctx *h = arg;
+	store_iter it;
+	store_key p, from;
+	MDB_val k, v;
+	int rv;
+	int64_t now = wire_now_ms();
+
+	copies_clear(h);
+	store_key_init(&p);
+	store_key_u32(&p, h->m->no);
+	db_delivery_key(&from, h->m->no, h->cursor + 1);
+	if ((rv = store_iter_from(t, DB_DELIVERIES, p.buf, p.len, from.buf,
+	                          from.len, &it)) != 0)
+		return rv;
+	while (h->n_copies < DELIVER_MAX &&
+	       (rv = store_iter_next(&it, &k, &v)) == 1) {
+		Art17__DeliveryRecord *d;
+		Art17__RequestRecord *r;
+		store_key rk;
+		MDB_val rv_;
+		copy_out *c;
+		uint64_t seq = store_get_u64((const uint8_t *)k.mv_data + 4);
+
+		d = art17__delivery_record__unpack(NULL, v.mv_size, v.mv_data);
+		if (d == NULL) {
+			rv = A17_ECORRUPT;
+			break;
+		}
+		if (d->state == ART17__DELIVERY_STATE__DS_WITHDRAWN) {
+			art17__delivery_record__free_unpacked(d, NULL);
+			continue;
+		}
+		store_key_init(&rk);
+		store_key_u64(&rk, d->request_no);
+		if (store_get(t, DB_REQUESTS, &rk, &rv_) != 0) {
+			art17__delivery_record__free_unpacked(d, NULL);
+			rv = A17_ECORRUPT;
+			break;
+		}
+		r = art17__request_record__unpack(NULL, rv_.mv_size,
+		                                  rv_.mv_data);
+		if (r == NULL) {
+			art17__delivery_record__free_unpacked(d, NULL);
+			rv = A17_ECORRUPT;
+			break;
+		}
+		c = &h->copies[h->n_copies];
+		c->seq = seq;
+		c->env_len = r->envelope.len;
+		c->env = malloc(c->env_len ? c->env_len : 1);
+		c->ground = NULL;
+		if (c->env == NULL) {
+			art17__request_record__free_unpacked(r, NULL);
+			art17__delivery_record__free_unpacked(d, NULL);
+			rv = A17_ENOMEM;
+			break;
+		}
+		memcpy(c->env, r->envelope.data, c->env_len);
+		art17__request_record__free_unpacked(r, NULL);
+		if (d->ground != NULL) {
+			uint8_t gb[512];
+			size_t gl = art17__ground__get_packed_size(d->ground);
+
+			if (gl <= sizeof(gb)) {
+				art17__ground__pack(d->ground, gb);
+				c->ground = art17__ground__unpack(NULL, gl, gb);
+			}
+		}
+		h->n_copies++;
+		if (d->state == ART17__DELIVERY_STATE__DS_QUEUED) {
+			uint8_t *buf;
+			size_t len;
+
+			d->state = ART17__DELIVERY_STATE__DS_DELIVERED;
+			d->delivered_ms = now;
+			d->deliveries++;
+			len = art17__delivery_record__get_packed_size(d);
+			if ((buf = malloc(len)) == NULL) {
+				art17__delivery_record__free_unpacked(d, NULL);
+				rv = A17_ENOMEM;
+				break;
+			}
+			art17__delivery_record__pack(d, buf);
+			store_put_raw(t, DB_DELIVERIES, k.mv_data, k.mv_size,
+			              buf, len, 0);
+			free(buf);
+		}
+		art17__delivery_record__free_unpacked(d, NULL);
+		rv = 0;
+	}
+	store_iter_end(&it);
+	if (rv < 0)
+		return rv;
+	return t->rv;
+}
+
+static void
+done_deliver(void *arg, int rv)
+{
+	hctx *h = arg;
+
+	if (rv != 0) {
+		log_warnx("deliver to %s: %s", h->m->id, a17_strerror(rv));
+		copies_clear(h);
+		send_error(h, ART17__ERR_CODE__ERR_INTERNAL, "A17-E0201",
+		           "store failure");
+		return;
+	}
+	a17_crashpoint("broker.after_deliver_commit");
+	send_deliver(h);
+}
+
+static void
+start_deliver(hctx *h)
+{
+	h->state = HC_BUSY;
+	h->op.apply = apply_deliver;
+	h->op.done = done_deliver;
+	h->op.arg = h;
+	if (store_writer_submit(a17b.wr, &h->op) != 0)
+		done_deliver(h, A17_ECLOSED);
+}
+
+/* Completes a held poll with nothing in it (keep-alive). */
+static void
+release_empty(hctx *h)
+{
+	h->n_copies = 0;
+	send_deliver(h);
+}
+
+void
+net_kick_members(broker *b, const uint32_t *nos, size_t n)
+{
+	hctx *kick = NULL;
+
+	pthread_mutex_lock(&b->mtx);
+	for (size_t i = 0; i < n; i++) {
+		member *m = nos[i] < b->n_members ? b->members[nos[i]] : NULL;
+		hctx *h;
+
+		if (m == NULL || (h = m->held) == NULL)
+			continue;
+		if (m->last_seq <= h->cursor)
+			continue;
+		m->held = NULL;
+		h->state = HC_BUSY;
+		h->next_idle = kick;
+		kick = h;
+	}
+	pthread_mutex_unlock(&b->mtx);
+	while (kick != NULL) {
+		hctx *h = kick;
+
+		kick = h->next_idle;
+		h->next_idle = NULL;
+		start_deliver(h);
+	}
+}
+
+/* ------------------------------------------------------------ receipts */
+
+static int
+apply_receipt(store_txn *t, void *arg)
+{
+	hctx *h = arg;
+	int64_t now = wire_now_ms();
+
+	for (size_t i = 0; i < h->rb->n_items; i++) {
+		Art17__ReceiptItem *it = h->rb->items[i];
+		Art17__DeliveryRecord *d;
+		store_key k;
+		MDB_val v;
+		uint8_t *buf;
+		size_t len;
+
+		db_delivery_key(&k, h->m->no, it->seq);
+		if (store_get(t, DB_DELIVERIES, &k, &v) != 0)
+			return A17_ENOTFOUND;
+		d = art17__delivery_record__unpack(NULL, v.mv_size, v.mv_data);
+		if (d == NULL)
+			return A17_ECORRUPT;
+		if (it->request_id == NULL ||
+		    strcmp(d->request_id, it->request_id) != 0 ||
+		    d->state == ART17__DELIVERY_STATE__DS_QUEUED ||
+		    d->state == ART17__DELIVERY_STATE__DS_WITHDRAWN) {
+			art17__delivery_record__free_unpacked(d, NULL);
+			return A17_ENOTFOUND;
+		}
+		if (d->state == ART17__DELIVERY_STATE__DS_DELIVERED ||
+		    d->state == ART17__DELIVERY_STATE__DS_OVERDUE) {
+			d->state = ART17__DELIVERY_STATE__DS_ACKED;
+			d->acked_ms = now;
+			d->receipt_env.data = h->raw;
+			d->receipt_env.len = h->raw_len;
+			len = art17__delivery_record__get_packed_size(d);
+			buf = malloc(len);
+			if (buf == NULL) {
+				d->receipt_env.data = NULL;
+				d->receipt_env.len = 0;
+				art17__delivery_record__free_unpacked(d, NULL);
+				return A17_ENOMEM;
+			}
+			art17__delivery_record__pack(d, buf);
+			store_put(t, DB_DELIVERIES, &k, buf, len);
+			free(buf);
+			/* not owned by d: do not let free_unpacked free it */
+			d->receipt_env.data = NULL;
+			d->receipt_env.len = 0;
+		}
+		/* acked already: idempotent (REQ resends) */
+		art17__delivery_record__free_unpacked(d, NULL);
+	}
+	return t->rv;
+}
+
+static void
+done_receipt(void *arg, int rv)
+{
+	hctx *h = arg;
+	Art17__Body body = ART17__BODY__INIT;
+	Art17__Header hdr;
+	Art17__ReceiptOk ok = ART17__RECEIPT_OK__INIT;
+	uint8_t id[WIRE_MSGID_LEN];
+	uint64_t *seqs;
+
+	if (rv != 0) {
+		if (rv == A17_ENOTFOUND) {
+			log_reject(
+			    "A17-W0112",
+			    "receipt from %s for a copy not addressed to it",
+			    h->m->id);
+			send_error(h, ART17__ERR_CODE__ERR_NOT_ADDRESSED,
+			           "A17-W0112",
+			           "receipt for a copy not addressed to "
+			           "the sender");
+		} else {
+			log_warnx("receipt from %s: %s", h->m->id,
+			          a17_strerror(rv));
+			send_error(h, ART17__ERR_CODE__ERR_INTERNAL,
+			           "A17-E0202", "store failure");
+		}
+		goto out;
+	}
+	a17_crashpoint("broker.after_receipt_commit");
+	seqs = calloc(h->rb->n_items ? h->rb->n_items : 1, sizeof(*seqs));
+	for (size_t i = 0; seqs && i < h->rb->n_items; i++)
+		seqs[i] = h->rb->items[i]->seq;
+	wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_RECEIPT_OK, "broker",
+	                 0);
+	ok.n_seqs = seqs ? h->rb->n_items : 0;
+	ok.seqs = seqs;
+	body.hdr = &hdr;
+	body.payload_case = ART17__BODY__PAYLOAD_RECEIPT_OK;
+	body.receipt_ok = &ok;
+	send_body(h, &body, 0);
+	free(seqs);
+out:
+	free(h->raw);
+	h->raw = NULL;
+	h->rb = NULL;
+	wire_msg_fini(&h->wm);
+}
+
+/* ------------------------------------------------------------ handling */
+
+static int
+agent_keyfn(void *arg, const uint8_t *kid, size_t len, const a17_key **k)
+{
+	broker *b = arg;
+	member *m;
+
+	(void)len;
+	pthread_mutex_lock(&b->mtx);
+	m = db_member_by_keyid(b, kid);
+	pthread_mutex_unlock(&b->mtx);
+	if (m == NULL)
+		return A17_EUNKNOWNKEY;
+	*k = m->key;
+	return 0;
+}
+
+static const char *
+reject_id(int rv, Art17__ErrCode *code)
+{
+	switch (rv) {
+	case A17_ETOOBIG:
+		*code = ART17__ERR_CODE__ERR_TOO_LARGE;
+		return "A17-W0101";
+	case A17_EMALFORMED:
+		*code = ART17__ERR_CODE__ERR_MALFORMED;
+		return "A17-W0102";
+	case A17_EUNSIGNED:
+		*code = ART17__ERR_CODE__ERR_BAD_SIGNATURE;
+		return "A17-W0103";
+	case A17_EUNKNOWNKEY:
+		*code = ART17__ERR_CODE__ERR_UNKNOWN_SENDER;
+		return "A17-W0104";
+	case A17_EBADSIG:
+		*code = ART17__ERR_CODE__ERR_BAD_SIGNATURE;
+		return "A17-W0105";
+	default:
+		*code = ART17__ERR_CODE__ERR_MALFORMED;
+		return "A17-W0106";
+	}
+}
+
+static void
+reply_challenge(hctx *h, session *s)
+{
+	Art17__Body body = ART17__BODY__INIT;
+	Art17__Header hdr;
+	Art17__Challenge ch = ART17__CHALLENGE__INIT;
+	uint8_t id[WIRE_MSGID_LEN];
+	uint8_t nonce[NONCE_LEN];
+
+	memcpy(nonce, s->nonce, NONCE_LEN);
+	wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_CHALLENGE, "broker", 0);
+	ch.nonce.data = nonce;
+	ch.nonce.len = NONCE_LEN;
+	body.hdr = &hdr;
+	body.payload_case = ART17__BODY__PAYLOAD_CHALLENGE;
+	body.challenge = &ch;
+	send_body(h, &body, 1);
+}
+
+static void
+reply_welcome(hctx *h, member *m)
+{
+	Art17__Body body = ART17__BODY__INIT;
+	Art17__Header hdr;
+	Art17__Welcome w = ART17__WELCOME__INIT;
+	uint8_t id[WIRE_MSGID_LEN];
+
+	wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_WELCOME, "broker", 0);
+	w.member_id = m->id;
+	w.broker_time_ms = (uint64_t)wire_now_ms();
+	w.keepalive_ms = (uint32_t)a17b.cfg.keepalive_ms;
+	w.max_msg = WIRE_MAX_MSG;
+	body.hdr = &hdr;
+	body.payload_case = ART17__BODY__PAYLOAD_WELCOME;
+	body.welcome = &w;
+	send_body(h, &body, 1);
+}
+
+static void
+handle(hctx *h, nng_msg *msg)
+{
+	broker *b = &a17b;
+	wire_msg wm;
+	wire_msg *wmp = &wm;
+	Art17__Body *bd;
+	member *m;
+	session *s;
+	uint32_t pipe = nng_pipe_id(nng_msg_get_pipe(msg));
+	int64_t now = wire_now_ms();
+	Art17__ErrCode code;
+	const char *mid;
+	int rv;
+
+	rv = wire_open(nng_msg_body(msg), nng_msg_len(msg), WIRE_MAX_MSG,
+	               agent_keyfn, b, 0, wmp);
+	if (rv != 0) {
+		mid = reject_id(rv, &code);
+		log_reject(mid, "pipe %u: %s (%zu bytes)", pipe,
+		           a17_strerror(rv), nng_msg_len(msg));
+		nng_msg_free(msg);
+		send_error(h, code, mid, a17_strerror(rv));
+		return;
+	}
+	nng_msg_free(msg);
+	bd = wmp->body;
+	pthread_mutex_lock(&b->mtx);
+	m = db_member_by_keyid(b, wmp->key_id);
+	pthread_mutex_unlock(&b->mtx);
+	if (m == NULL || strcmp(bd->hdr->sender, m->id) != 0) {
+		log_reject("A17-W0107",
+		           "pipe %u: sender '%s' does not own the "
+		           "signing key",
+		           pipe, bd->hdr->sender);
+		send_error(h, ART17__ERR_CODE__ERR_UNKNOWN_SENDER, "A17-W0107",
+		           "sender does not match the signing key");
+		goto out;
+	}
+	if (bd->hdr->time_ms < now - TIME_WINDOW_MS ||
+	    bd->hdr->time_ms > now + TIME_WINDOW_MS) {
+		log_reject("A17-W0108", "%s: message time outside window",
+		           m->id);
+		send_error(h, ART17__ERR_CODE__ERR_STALE, "A17-W0108",
+		           "message time outside the accepted window");
+		goto out;
+	}
+
+	switch (bd->payload_case) {
+	case ART17__BODY__PAYLOAD_HELLO_REQ:
+		if (bd->hello_req->member_id == NULL ||
+		    strcmp(bd->hello_req->member_id, m->id) != 0) {
+			log_reject("A17-W0107", "hello for '%s' signed by %s",
+			           bd->hello_req->member_id, m->id);
+			send_error(h, ART17__ERR_CODE__ERR_UNKNOWN_SENDER,
+			           "A17-W0107", "member id does not match key");
+			break;
+		}
+		pthread_mutex_lock(&b->mtx);
+		s = session_find(b, pipe);
+		if (s == NULL && (s = calloc(1, sizeof(*s))) != NULL) {
+			s->pipe = pipe;
+			if (tsearch(s, &b->sessions, cmp_session) == NULL) {
+				free(s);
+				s = NULL;
+			}
+		}
+		if (s != NULL) {
+			if (s->bound && s->m != m)
+				s->bound = 0;
+			s->m = m;
+			crypto_random(s->nonce, NONCE_LEN);
+			s->nonce_exp = now + NONCE_TTL_MS;
+		}
+		pthread_mutex_unlock(&b->mtx);
+		if (s == NULL) {
+			send_error(h, ART17__ERR_CODE__ERR_INTERNAL,
+			           "A17-E0203", "out of memory");
+			break;
+		}
+		reply_challenge(h, s);
+		break;
+
+	case ART17__BODY__PAYLOAD_HELLO:
+		pthread_mutex_lock(&b->mtx);
+		s = session_find(b, pipe);
+		rv = (s != NULL && s->m == m && s->nonce_exp > now &&
+		      bd->hello->nonce.len == NONCE_LEN &&
+		      crypto_memeq(bd->hello->nonce.data, s->nonce,
+		                   NONCE_LEN) == 0 &&
+		      bd->hello->member_id != NULL &&
+		      strcmp(bd->hello->member_id, m->id) == 0);
+		if (rv) {
+			s->bound = 1;
+			s->nonce_exp = 0; /* single use */
+			m->pipe = pipe;
+			m->connected = 1;
+		}
+		pthread_mutex_unlock(&b->mtx);
+		if (!rv) {
+			log_reject("A17-W0111",
+			           "%s: hello with a bad or "
+			           "expired nonce",
+			           m->id);
+			send_error(h, ART17__ERR_CODE__ERR_NOT_AUTHENTICATED,
+			           "A17-W0111", "bad or expired nonce");
+			break;
+		}
+		log_debug("%s: session bound to pipe %u", m->id, pipe);
+		reply_welcome(h, m);
+		break;
+
+	case ART17__BODY__PAYLOAD_POLL:
+	case ART17__BODY__PAYLOAD_RECEIPT: {
+		hctx *old = NULL;
+		int deliver = 0;
+
+		pthread_mutex_lock(&b->mtx);
+		s = session_find(b, pipe);
+		rv = (s != NULL && s->bound && s->m == m);
+		if (rv && bd->payload_case == ART17__BODY__PAYLOAD_POLL) {
+			old = m->held;
+			m->held = NULL;
+			h->m = m;
+			h->cursor = bd->poll->cursor;
+			if (m->last_seq > h->cursor) {
+				deliver = 1;
+				h->state = HC_BUSY;
+			} else {
+				h->state = HC_HELD;
+				h->held_since = now;
+				m->held = h;
+			}
+		}
+		pthread_mutex_unlock(&b->mtx);
+		if (!rv) {
+			log_reject("A17-W0110", "%s: pipe %u not authenticated",
+			           m->id, pipe);
+			send_error(h, ART17__ERR_CODE__ERR_NOT_AUTHENTICATED,
+			           "A17-W0110", "say hello first");
+			break;
+		}
+		if (old != NULL)
+			release_empty(old);
+		if (bd->payload_case == ART17__BODY__PAYLOAD_POLL) {
+			if (deliver)
+				start_deliver(h);
+			break;
+		}
+		/* receipt: keep the signed envelope for the record */
+		if (bd->receipt->n_items == 0) {
+			send_error(h, ART17__ERR_CODE__ERR_INVALID, "A17-W0113",
+			           "empty receipt");
+			break;
+		}
+		/* the opened message moves to h for the op's lifetime */
+		h->wm = wm;
+		memset(&wm, 0, sizeof(wm));
+		wmp = &h->wm;
+		h->m = m;
+		h->rb = h->wm.body->receipt;
+		h->raw = NULL;
+		h->raw_len = 0;
+		{
+			/* keep the envelope as received, for the record */
+			Art17__Envelope env = ART17__ENVELOPE__INIT;
+
+			env.body.data = (uint8_t *)wmp->body_buf;
+			env.body.len = wmp->body_len;
+			env.key_id.data = wmp->key_id;
+			env.key_id.len = A17_KEYID_LEN;
+			env.sig.data = wmp->sig;
+			env.sig.len = A17_SIG_LEN;
+			h->raw_len = art17__envelope__get_packed_size(&env);
+			h->raw = malloc(h->raw_len);
+			if (h->raw != NULL)
+				art17__envelope__pack(&env, h->raw);
+		}
+		h->state = HC_BUSY;
+		h->op.apply = apply_receipt;
+		h->op.done = done_receipt;
+		h->op.arg = h;
+		/* h->wm now belongs to the op; done_receipt frees it */
+		if (store_writer_submit(b->wr, &h->op) != 0)
+			done_receipt(h, A17_ECLOSED);
+		return;
+	}
+
+	default:
+		log_reject("A17-W0113", "%s: unexpected message kind %d", m->id,
+		           bd->hdr->kind);
+		send_error(h, ART17__ERR_CODE__ERR_INVALID, "A17-W0113",
+		           "unexpected message kind");
+		break;
+	}
+out:
+	wire_msg_fini(wmp);
+}
+
+/* ------------------------------------------------------------ contexts */
+
+static hctx *
+hctx_new(broker *b)
+{
+	hctx *h;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return NULL;
+	if (nng_aio_alloc(&h->aio, hctx_cb, h) != 0) {
+		free(h);
+		return NULL;
+	}
+	if (nng_ctx_open(&h->ctx, b->agent_sock) != 0) {
+		nng_aio_free(h->aio);
+		free(h);
+		return NULL;
+	}
+	h->next_all = all_ctx;
+	all_ctx = h;
+	return h;
+}
+
+/* Tops the receiving contexts up to RECV_MIN. */
+static void
+recv_more(broker *b)
+{
+	for (;;) {
+		hctx *h;
+
+		pthread_mutex_lock(&b->mtx);
+		if (b->stopping || n_recv >= RECV_MIN) {
+			pthread_mutex_unlock(&b->mtx);
+			return;
+		}
+		if ((h = idle_ctx) != NULL)
+			idle_ctx = h->next_idle;
+		else if ((h = hctx_new(b)) == NULL) {
+			pthread_mutex_unlock(&b->mtx);
+			log_warnx("cannot allocate a receive context");
+			return;
+		}
+		h->next_idle = NULL;
+		h->state = HC_RECV;
+		n_recv++;
+		pthread_mutex_unlock(&b->mtx);
+		nng_ctx_recv(h->ctx, h->aio);
+	}
+}
+
+static void
+hctx_cb(void *arg)
+{
+	hctx *h = arg;
+	int rv = nng_aio_result(h->aio);
+
+	switch (h->state) {
+	case HC_RECV:
+		pthread_mutex_lock(&a17b.mtx);
+		n_recv--;
+		pthread_mutex_unlock(&a17b.mtx);
+		if (rv != 0) {
+			if (rv == NNG_ECLOSED || a17b.stopping)
+				return;
+			hctx_recycle(h);
+			return;
+		}
+		h->state = HC_BUSY;
+		recv_more(&a17b);
+		handle(h, nng_aio_get_msg(h->aio));
+		return;
+	case HC_SEND:
+		if (rv != 0) {
+			nng_msg_free(nng_aio_get_msg(h->aio));
+			if (rv == NNG_ECLOSED || a17b.stopping)
+				return;
+		}
+		hctx_recycle(h);
+		return;
+	default:
+		return;
+	}
+}
+
+static void
+pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	broker *b = arg;
+	uint32_t id = nng_pipe_id(p);
+	session *s;
+
+	pthread_mutex_lock(&b->mtx);
+	if (ev == NNG_PIPE_EV_ADD_POST) {
+		b->n_connected++;
+	} else if (ev == NNG_PIPE_EV_REM_POST) {
+		if (b->n_connected > 0)
+			b->n_connected--;
+		if ((s = session_find(b, id)) != NULL) {
+			if (s->m != NULL && s->m->pipe == id) {
+				s->m->pipe = 0;
+				s->m->connected = 0;
+			}
+			tdelete(s, &b->sessions, cmp_session);
+			free(s);
+		}
+	}
+	pthread_mutex_unlock(&b->mtx);
+}
+
+static void *
+sweeper_main(void *arg)
+{
+	broker *b = arg;
+
+	while (!b->stopping) {
+		int64_t now = wire_now_ms();
+		hctx *rel = NULL;
+
+		pthread_mutex_lock(&b->mtx);
+		for (uint32_t i = 0; i < b->n_members; i++) {
+			member *m = b->members[i];
+			hctx *h;
+
+			if (m == NULL || (h = m->held) == NULL)
+				continue;
+			if (h->held_since + b->cfg.keepalive_ms > now)
+				continue;
+			m->held = NULL;
+			h->state = HC_BUSY;
+			h->next_idle = rel;
+			rel = h;
+		}
+		pthread_mutex_unlock(&b->mtx);
+		while (rel != NULL) {
+			hctx *h = rel;
+
+			rel = h->next_idle;
+			h->next_idle = NULL;
+			release_empty(h);
+		}
+		usleep(200 * 1000);
+	}
+	return NULL;
+}
+
+static int
+is_loopback_url(const char *url)
+{
+	const char *host = strstr(url, "://");
+
+	if (host == NULL)
+		return 0;
+	host += 3;
+	return strncmp(host, "127.", 4) == 0 ||
+	       strncmp(host, "localhost:", 10) == 0 ||
+	       strncmp(host, "[::1]:", 6) == 0;
+}
+
+static char *
+slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	long n;
+
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+	    fseek(f, 0, SEEK_SET) == 0 &&
+	    (buf = malloc((size_t)n + 1)) != NULL) {
+		if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+			free(buf);
+			buf = NULL;
+		} else
+			buf[n] = '\0';
+	}
+	fclose(f);
+	return buf;
+}
+
+int
+net_start(broker *b)
+{
+	char path[4096];
+	char *ca = NULL, *crl = NULL;
+	int rv;
+
+	if ((rv = nng_rep0_open(&b->agent_sock)) != 0)
+		return a17_err_nng(rv);
+	nng_socket_set_size(b->agent_sock, NNG_OPT_RECVMAXSZ, WIRE_MAX_MSG);
+	nng_pipe_notify(b->agent_sock, NNG_PIPE_EV_ADD_POST, pipe_cb, b);
+	nng_pipe_notify(b->agent_sock, NNG_PIPE_EV_REM_POST, pipe_cb, b);
+
+	if (strncmp(b->cfg.listen, "tls+tcp://", 10) == 0) {
+		if ((rv = nng_listener_create(&listener, b->agent_sock,
+		                              b->cfg.listen)) != 0) {
+			log_warnx("listen %s: %s", b->cfg.listen,
+			          nng_strerror(rv));
+			return a17_err_nng(rv);
+		}
+		snprintf(path, sizeof(path), "%s/ca/ca.crt", b->cfg.pkidir);
+		if ((ca = slurp(path)) == NULL) {
+			log_warn("%s", path);
+			return A17_ENOTFOUND;
+		}
+		if (b->cfg.crlfile != NULL)
+			snprintf(path, sizeof(path), "%s", b->cfg.crlfile);
+		else
+			snprintf(path, sizeof(path), "%s/ca/crl.pem",
+			         b->cfg.pkidir);
+		crl = slurp(path); /* optional */
+		if ((rv = nng_tls_config_alloc(&tls_cfg,
+		                               NNG_TLS_MODE_SERVER)) != 0 ||
+		    (rv = nng_tls_config_auth_mode(
+		         tls_cfg, NNG_TLS_AUTH_MODE_REQUIRED)) != 0 ||
+		    (rv = nng_tls_config_ca_chain(tls_cfg, ca, crl)) != 0) {
+			log_warnx("TLS CA/CRL setup: %s", nng_strerror(rv));
+			free(ca);
+			free(crl);
+			return a17_err_nng(rv);
+		}
+		free(ca);
+		free(crl);
+		snprintf(path, sizeof(path), "%s/broker/tls.pem",
+		         b->cfg.pkidir);
+		if ((rv = nng_tls_config_cert_key_file(tls_cfg, path, NULL)) !=
+		    0) {
+			log_warnx("TLS certificate %s: %s", path,
+			          nng_strerror(rv));
+			return a17_err_nng(rv);
+		}
+		if ((rv = nng_listener_set_ptr(listener, NNG_OPT_TLS_CONFIG,
+		                               tls_cfg)) != 0 ||
+		    (rv = nng_listener_start(listener, 0)) != 0) {
+			log_warnx("listen %s: %s", b->cfg.listen,
+			          nng_strerror(rv));
+			return a17_err_nng(rv);
+		}
+	} else if (strncmp(b->cfg.listen, "tcp://", 6) == 0) {
+		if (!b->cfg.insecure) {
+			log_warnx("%s: plain tcp:// needs --insecure",
+			          b->cfg.listen);
+			return A17_EDENIED;
+		}
+		if (!is_loopback_url(b->cfg.listen)) {
+			log_warnx("%s: --insecure is limited to loopback",
+			          b->cfg.listen);
+			return A17_EDENIED;
+		}
+		log_warnx("INSECURE: plain tcp on %s (loopback only)",
+		          b->cfg.listen);
+		if ((rv = nng_listen(b->agent_sock, b->cfg.listen, &listener,
+		                     0)) != 0) {
+			log_warnx("listen %s: %s", b->cfg.listen,
+			          nng_strerror(rv));
+			return a17_err_nng(rv);
+		}
+	} else {
+		log_warnx("%s: only tls+tcp:// (or tcp:// with --insecure)",
+		          b->cfg.listen);
+		return A17_EINVAL;
+	}
+	recv_more(b);
+	if (pthread_create(&sweeper, NULL, sweeper_main, b) != 0)
+		return A17_ENOMEM;
+	sweeper_started = 1;
+	log_info("agents: listening on %s", b->cfg.listen);
+	return 0;
+}
+
+void
+net_stop(broker *b)
+{
+	hctx *h;
+
+	b->stopping = 1;
+	if (sweeper_started)
+		pthread_join(sweeper, NULL);
+	nng_close(b->agent_sock);
+	for (h = all_ctx; h != NULL; h = h->next_all)
+		nng_aio_stop(h->aio);
+	/* ops still queued complete against closed contexts */
+	store_writer_stop(b->wr);
+	b->wr = NULL;
+	while ((h = all_ctx) != NULL) {
+		all_ctx = h->next_all;
+		nng_aio_free(h->aio);
+		copies_clear(h);
+		free(h->raw);
+		wire_msg_fini(&h->wm);
+		free(h);
+	}
+	if (tls_cfg != NULL)
+		nng_tls_config_free(tls_cfg);
+}

@@ -1,0 +1,1897 @@
+/*
+ * ctl.c: art17ctl, the coordinator's command-line client.
+ *
+ * Speaks the admin protocol to the broker over ipc://<DATADIR>/admin.sock:
+ * one signed Body{AdminRequest} per REQ, one unsigned Body{AdminReply} back
+ * (the ipc socket is guarded by its file mode). Everything the user types is
+ * validated here before anything is sent, so a typo never reaches the
+ * broker. See docs/art17ctl.md.
+ *
+ * Exit codes: 0 ok, 1 refused by the broker, 2 usage error, 3 cannot reach
+ * the broker or local setup error, 4 not found, 5 wait timed out.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "crypto.h"
+#include "err.h"
+#include "log.h"
+#include "wire.h"
+
+#define CTL_VERSION "0.1.0"
+
+enum {
+	CTL_EX_OK = 0,
+	CTL_EX_REFUSED = 1,
+	CTL_EX_USAGE = 2,
+	CTL_EX_SETUP = 3,
+	CTL_EX_NOTFOUND = 4,
+	CTL_EX_WAIT = 5,
+};
+
+#define CTL_DEFAULT_DATA      "/var/lib/art17"
+#define CTL_DEFAULT_PKI       "./pki"
+#define CTL_DEFAULT_COORD     "coordinator"
+#define CTL_DEFAULT_TIMEOUT_S 10
+#define CTL_ID_MAX            64
+#define CTL_TEXT_MAX          1024
+#define CTL_CONTENT_MAX       (WIRE_MAX_MSG - 64 * 1024)
+#define CTL_POLL_INTERVAL_MS  100
+#define CTL_COOP_DEADLINE_MS  (24LL * 3600 * 1000)
+
+struct ctl {
+	const char *datadir;
+	const char *pki;
+	const char *coord;
+	const char *keypath;
+	char keybuf[PATH_MAX];
+	int timeout_s;
+	a17_key *key;
+	nng_socket sock;
+	bool open;
+	char url[PATH_MAX + 16];
+};
+
+/* ------------------------------------------------------------ messages */
+
+static void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+ctl_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("art17ctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Prints a usage error with a pointer to the command's help; returns 2. */
+static int ctl_usage(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+ctl_usage(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("art17ctl: ", stderr);
+	if (cmd != NULL)
+		fprintf(stderr, "%s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'art17ctl help%s%s'.\n", cmd ? " " : "",
+	        cmd ? cmd : "");
+	return CTL_EX_USAGE;
+}
+
+/* ------------------------------------------------------------ help */
+
+static const char usage_main[] =
+    "Usage: art17ctl [GLOBAL OPTIONS] COMMAND [ARGS]\n"
+    "\n"
+    "The coordinator's client for the art17 broker's admin socket.\n"
+    "\n"
+    "Commands:\n"
+    "  member add      register a member and its identity key\n"
+    "  member list     list registered members\n"
+    "  member show ID  show one member\n"
+    "  request issue   issue a cooperation request or an information share\n"
+    "  request status  show the delivery state of every copy of a request\n"
+    "  request list    list issued requests\n"
+    "  help [COMMAND]  show help for a command\n"
+    "\n"
+    "Global options (before COMMAND):\n"
+    "  -d, --data DIR          broker data directory (admin.sock lives "
+    "here)\n"
+    "                          [$ART17_DATA, else " CTL_DEFAULT_DATA "]\n"
+    "  -p, --pki DIR           PKI directory [$ART17_PKI, else "
+    "" CTL_DEFAULT_PKI "]\n"
+    "  -u, --coordinator NAME  coordinator name [$ART17_COORDINATOR, else\n"
+    "                          " CTL_DEFAULT_COORD "]\n"
+    "  -K, --key FILE          coordinator private key [$ART17_COORD_KEY,\n"
+    "                          else PKI/coordinators/NAME/id.key]\n"
+    "  -t, --timeout SECONDS   wait this long for each reply (default 10)\n"
+    "  -h, --help              show this help\n"
+    "  -V, --version           show the version\n"
+    "\n"
+    "Exit codes:\n"
+    "  0  success\n"
+    "  1  refused by the broker\n"
+    "  2  usage error\n"
+    "  3  cannot reach the broker, or local setup error (key file, input "
+    "file)\n"
+    "  4  not found\n"
+    "  5  --wait-acked timed out\n";
+
+static const char usage_member_add[] =
+    "Usage: art17ctl member add --id ID --name NAME --key ID_PUB_PEM\n"
+    "           [--class general|tf1|tf2]\n"
+    "           [--category national-gov|local-gov|critical-infra|"
+    "edu-research|\n"
+    "                       cyber-vendor|other]\n"
+    "           [--mutual-aid] [--parent ORG] [--poc POC]\n"
+    "\n"
+    "Registers a member. --key is the member's Ed25519 identity public key\n"
+    "(PEM). Defaults: --class general, --category other.\n";
+
+static const char usage_member_list[] =
+    "Usage: art17ctl member list [--json]\n"
+    "\n"
+    "Lists registered members: id, name, class, category, mutual aid and\n"
+    "the key id (first 8 bytes of SHA-256 of the identity key, hex).\n";
+
+static const char usage_member_show[] =
+    "Usage: art17ctl member show ID [--json]\n"
+    "\n"
+    "Shows one member in full.\n";
+
+static const char usage_request_issue[] =
+    "Usage: art17ctl request issue --kind cooperation|share --incident ID\n"
+    "           --title TITLE (--content TEXT | --content-file FILE)\n"
+    "           --secret yes|no\n"
+    "           [--tlp clear|green|amber|amber+strict|red]\n"
+    "           [--scope tf1-only|taskforce|members|members+constituents|"
+    "public]\n"
+    "           [--deadline DURATION] [--exercise] [--to M1,M2,...] "
+    "[--json]\n"
+    "\n"
+    "Issues a request. --secret is required: secrecy is always explicit.\n"
+    "Defaults: --tlp amber, --scope members, --deadline 24h for "
+    "cooperation\n"
+    "and none for share. DURATION is a number with a unit s, m, h or d\n"
+    "(30m, 2h, 3d). Without --to every registered member is addressed.\n"
+    "Prints the request id and, per member, whether it was included or\n"
+    "excluded and why.\n";
+
+static const char usage_request_status[] =
+    "Usage: art17ctl request status ID [--json] [--wait-acked SECONDS]\n"
+    "\n"
+    "Shows every copy of request ID: member, sequence, state, queued,\n"
+    "delivered and acked times (UTC) and reason. With --wait-acked, asks\n"
+    "again every 100 ms until every copy is acked, accepted, answered or\n"
+    "withdrawn; exits 5 if that has not happened within SECONDS.\n";
+
+static const char usage_request_list[] =
+    "Usage: art17ctl request list [--json]\n"
+    "\n"
+    "Lists issued requests.\n";
+
+struct helpent {
+	const char *name;
+	const char *text;
+};
+
+static const struct helpent helps[] = {
+    {"member add", usage_member_add},
+    {"member list", usage_member_list},
+    {"member show", usage_member_show},
+    {"request issue", usage_request_issue},
+    {"request status", usage_request_status},
+    {"request list", usage_request_list},
+    {NULL, NULL},
+};
+
+static int
+cmd_help(int argc, char **argv)
+{
+	char name[64];
+	bool any = false;
+	size_t i;
+
+	if (argc < 2) {
+		fputs(usage_main, stdout);
+		return CTL_EX_OK;
+	}
+	if (argc == 2)
+		snprintf(name, sizeof(name), "%s", argv[1]);
+	else if (argc == 3)
+		snprintf(name, sizeof(name), "%s %s", argv[1], argv[2]);
+	else
+		return ctl_usage(NULL, "help takes at most two words");
+	/* "help member" shows every member command. */
+	for (i = 0; helps[i].name != NULL; i++) {
+		size_t n = strlen(name);
+		if (strcmp(helps[i].name, name) == 0 ||
+		    (strncmp(helps[i].name, name, n) == 0 &&
+		     helps[i].name[n] == ' ')) {
+			if (any)
+				fputc('\n', stdout);
+			fputs(helps[i].text, stdout);
+			any = true;
+		}
+	}
+	if (!any)
+		return ctl_usage(NULL, "no help for unknown command '%s'",
+		                 name);
+	return CTL_EX_OK;
+}
+
+/* ------------------------------------------------------------ words */
+
+struct word {
+	const char *w;
+	int v;
+};
+
+static const struct word w_class[] = {
+    {"general", ART17__MEMBER_CLASS__CLASS_GENERAL},
+    {"tf1", ART17__MEMBER_CLASS__CLASS_TF1},
+    {"tf2", ART17__MEMBER_CLASS__CLASS_TF2},
+    {NULL, 0},
+};
+
+static const struct word w_category[] = {
+    {"national-gov", ART17__CATEGORY__CAT_NATIONAL_GOV},
+    {"local-gov", ART17__CATEGORY__CAT_LOCAL_GOV},
+    {"critical-infra", ART17__CATEGORY__CAT_CRITICAL_INFRA},
+    {"edu-research", ART17__CATEGORY__CAT_EDU_RESEARCH},
+    {"cyber-vendor", ART17__CATEGORY__CAT_CYBER_VENDOR},
+    {"other", ART17__CATEGORY__CAT_OTHER},
+    {NULL, 0},
+};
+
+static const struct word w_kind[] = {
+    {"cooperation", ART17__ITEM_KIND__KIND_COOPERATION_REQUEST},
+    {"share", ART17__ITEM_KIND__KIND_INFORMATION_SHARE},
+    {NULL, 0},
+};
+
+static const struct word w_tlp[] = {
+    {"clear", ART17__TLP__TLP_CLEAR},
+    {"green", ART17__TLP__TLP_GREEN},
+    {"amber", ART17__TLP__TLP_AMBER},
+    {"amber+strict", ART17__TLP__TLP_AMBER_STRICT},
+    {"red", ART17__TLP__TLP_RED},
+    {NULL, 0},
+};
+
+static const struct word w_secret[] = {
+    {"yes", ART17__SECRET__SECRET_YES},
+    {"no", ART17__SECRET__SECRET_NO},
+    {NULL, 0},
+};
+
+static const struct word w_scope[] = {
+    {"tf1-only", ART17__SCOPE__SCOPE_TF1_ONLY},
+    {"taskforce", ART17__SCOPE__SCOPE_TASKFORCE},
+    {"members", ART17__SCOPE__SCOPE_MEMBERS},
+    {"members+constituents", ART17__SCOPE__SCOPE_MEMBERS_CONSTITUENTS},
+    {"public", ART17__SCOPE__SCOPE_PUBLIC},
+    {NULL, 0},
+};
+
+static const struct word w_state[] = {
+    {"queued", ART17__DELIVERY_STATE__DS_QUEUED},
+    {"delivered", ART17__DELIVERY_STATE__DS_DELIVERED},
+    {"acked", ART17__DELIVERY_STATE__DS_ACKED},
+    {"accepted", ART17__DELIVERY_STATE__DS_ACCEPTED},
+    {"answered", ART17__DELIVERY_STATE__DS_ANSWERED},
+    {"withdrawn", ART17__DELIVERY_STATE__DS_WITHDRAWN},
+    {"overdue", ART17__DELIVERY_STATE__DS_OVERDUE},
+    {NULL, 0},
+};
+
+/*
+ * Looks word up in tab. On a miss prints the valid words and returns
+ * CTL_EX_USAGE; on a hit stores the value in *v and returns 0.
+ */
+static int
+word_parse(const char *cmd, const char *opt, const struct word *tab,
+           const char *word, int *v)
+{
+	size_t i;
+
+	for (i = 0; tab[i].w != NULL; i++) {
+		if (strcmp(tab[i].w, word) == 0) {
+			*v = tab[i].v;
+			return 0;
+		}
+	}
+	fprintf(stderr, "art17ctl: %s: invalid %s '%s'; valid:", cmd, opt,
+	        word);
+	for (i = 0; tab[i].w != NULL; i++)
+		fprintf(stderr, "%s %s", i ? "," : "", tab[i].w);
+	fputc('\n', stderr);
+	return CTL_EX_USAGE;
+}
+
+/* The word for v, or "unspecified"/"unknown" for values not in tab. */
+static const char *
+word_name(const struct word *tab, int v)
+{
+	size_t i;
+
+	if (v == 0)
+		return "unspecified";
+	for (i = 0; tab[i].w != NULL; i++)
+		if (tab[i].v == v)
+			return tab[i].w;
+	return "unknown";
+}
+
+static const char *
+errcode_name(Art17__ErrCode c)
+{
+	const ProtobufCEnumValue *ev;
+
+	ev = protobuf_c_enum_descriptor_get_value(&art17__err_code__descriptor,
+	                                          (int)c);
+	return ev != NULL ? ev->name : "ERR_UNKNOWN";
+}
+
+/* ------------------------------------------------------------ checks */
+
+/* Member ids: 1..64 bytes of [A-Za-z0-9._-]. */
+static bool
+id_ok(const char *s)
+{
+	size_t n = strlen(s);
+	size_t i;
+
+	if (n == 0 || n > CTL_ID_MAX)
+		return false;
+	for (i = 0; i < n; i++) {
+		char ch = s[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+		      ch == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* Free text: non-empty unless allow_empty, at most CTL_TEXT_MAX, no
+ * control characters. */
+static bool
+text_ok(const char *s, bool allow_empty)
+{
+	size_t n = strlen(s);
+	size_t i;
+
+	if ((n == 0 && !allow_empty) || n > CTL_TEXT_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* Parses "30m", "2h", "3d", "45s" into milliseconds. */
+static int
+duration_parse(const char *s, int64_t *ms)
+{
+	char *end;
+	long long n;
+	int64_t unit;
+
+	errno = 0;
+	if (s[0] < '0' || s[0] > '9')
+		return A17_EINVAL;
+	n = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || n <= 0)
+		return A17_EINVAL;
+	if (strcmp(end, "s") == 0)
+		unit = 1000;
+	else if (strcmp(end, "m") == 0)
+		unit = 60 * 1000;
+	else if (strcmp(end, "h") == 0)
+		unit = 3600 * 1000;
+	else if (strcmp(end, "d") == 0)
+		unit = 86400 * 1000;
+	else
+		return A17_EINVAL;
+	/* a year is plenty for a response deadline */
+	if (n > 366LL * 86400 * 1000 / unit)
+		return A17_EINVAL;
+	*ms = (int64_t)n * unit;
+	return 0;
+}
+
+/* Parses a whole number of seconds in [lo, hi]. */
+static int
+seconds_parse(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	if (s[0] < '0' || s[0] > '9')
+		return A17_EINVAL;
+	n = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || n < lo || n > hi)
+		return A17_EINVAL;
+	*out = n;
+	return 0;
+}
+
+/* Formats ms as 2024-05-01T12:34:56.789Z; empty for 0. */
+static void
+iso_ms(int64_t ms, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t t;
+	unsigned frac;
+	size_t n;
+
+	buf[0] = '\0';
+	if (ms <= 0)
+		return;
+	t = (time_t)(ms / 1000);
+	frac = (unsigned)(ms % 1000);
+	if (gmtime_r(&t, &tm) == NULL)
+		return;
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (n == 0 || len - n < 6) {
+		buf[0] = '\0';
+		return;
+	}
+	buf[n++] = '.';
+	buf[n++] = (char)('0' + frac / 100);
+	buf[n++] = (char)('0' + frac / 10 % 10);
+	buf[n++] = (char)('0' + frac % 10);
+	buf[n++] = 'Z';
+	buf[n] = '\0';
+}
+
+/* Hex of the first 8 bytes of SHA-256 over the raw key; "-" if absent. */
+static void
+keyid_hex(const ProtobufCBinaryData *pub, char out[2 * A17_KEYID_LEN + 1])
+{
+	uint8_t h[A17_SHA256_LEN];
+
+	if (pub->len == 0 || crypto_sha256(pub->data, pub->len, h) != 0) {
+		snprintf(out, 2 * A17_KEYID_LEN + 1, "-");
+		return;
+	}
+	crypto_hex(h, A17_KEYID_LEN, out);
+}
+
+/* Reads a whole file into a malloc'd buffer, refusing more than max. */
+static int
+file_read(const char *path, size_t max, uint8_t **out, size_t *outlen)
+{
+	FILE *f;
+	uint8_t *buf = NULL;
+	size_t n = 0, cap = 0;
+	int rv = 0;
+
+	if ((f = fopen(path, "rb")) == NULL)
+		return a17_err_errno(errno);
+	for (;;) {
+		size_t got;
+		if (n == cap) {
+			uint8_t *nb;
+			if (cap > max) {
+				rv = A17_ETOOBIG;
+				break;
+			}
+			cap = cap ? cap * 2 : 65536;
+			if ((nb = realloc(buf, cap + 1)) == NULL) {
+				rv = A17_ENOMEM;
+				break;
+			}
+			buf = nb;
+		}
+		got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (got == 0) {
+			if (ferror(f))
+				rv = A17_EIO;
+			break;
+		}
+	}
+	fclose(f);
+	if (rv == 0 && n > max)
+		rv = A17_ETOOBIG;
+	if (rv != 0) {
+		free(buf);
+		return rv;
+	}
+	*out = buf;
+	*outlen = n;
+	return 0;
+}
+
+/* ------------------------------------------------------------ table */
+
+/* An aligned plain-text table; cells are copied. */
+#define TABLE_MAXCOLS 8
+
+struct table {
+	size_t ncols;
+	size_t nrows;
+	size_t cap;
+	char **cells;
+};
+
+static void
+table_init(struct table *t, size_t ncols)
+{
+	memset(t, 0, sizeof(*t));
+	t->ncols = ncols < TABLE_MAXCOLS ? ncols : TABLE_MAXCOLS;
+}
+
+static void
+table_fini(struct table *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Adds a row of t->ncols strings (NULL prints as empty). */
+static int
+table_row(struct table *t, ...)
+{
+	va_list ap;
+	size_t i, base;
+	int rv = 0;
+
+	if (t->nrows == t->cap) {
+		size_t ncap = t->cap ? t->cap * 2 : 16;
+		char **nc = realloc(t->cells, ncap * t->ncols * sizeof(char *));
+		if (nc == NULL)
+			return A17_ENOMEM;
+		t->cells = nc;
+		t->cap = ncap;
+	}
+	base = t->nrows * t->ncols;
+	va_start(ap, t);
+	for (i = 0; i < t->ncols; i++) {
+		const char *s = va_arg(ap, const char *);
+		t->cells[base + i] = strdup(s ? s : "");
+		if (t->cells[base + i] == NULL)
+			rv = A17_ENOMEM;
+	}
+	va_end(ap);
+	t->nrows++; /* freed by table_fini even on failure */
+	return rv;
+}
+
+static void
+table_print(const struct table *t, FILE *out)
+{
+	size_t w[TABLE_MAXCOLS] = {0};
+	size_t r, c;
+
+	for (r = 0; r < t->nrows; r++)
+		for (c = 0; c < t->ncols; c++) {
+			size_t n = strlen(t->cells[r * t->ncols + c]);
+			if (n > w[c])
+				w[c] = n;
+		}
+	for (r = 0; r < t->nrows; r++) {
+		size_t last = 0;
+
+		/* no padding after the last non-empty cell of a row */
+		for (c = 0; c < t->ncols; c++)
+			if (t->cells[r * t->ncols + c][0] != '\0')
+				last = c;
+		for (c = 0; c <= last; c++) {
+			const char *s = t->cells[r * t->ncols + c];
+			if (c == last)
+				fprintf(out, "%s", s);
+			else
+				fprintf(out, "%-*s  ", (int)w[c], s);
+		}
+		fputc('\n', out);
+	}
+}
+
+/* ------------------------------------------------------------ json */
+
+/* Prints j (stolen) indented; returns 0 or CTL_EX_SETUP on ENOMEM. */
+static int
+jout(json_t *j)
+{
+	char *s;
+
+	if (j == NULL) {
+		ctl_err("out of memory");
+		return CTL_EX_SETUP;
+	}
+	s = json_dumps(j, JSON_INDENT(2));
+	json_decref(j);
+	if (s == NULL) {
+		ctl_err("out of memory");
+		return CTL_EX_SETUP;
+	}
+	puts(s);
+	free(s);
+	return CTL_EX_OK;
+}
+
+static json_t *
+jtime(int64_t ms)
+{
+	char buf[40];
+
+	if (ms <= 0)
+		return json_null();
+	iso_ms(ms, buf, sizeof(buf));
+	return json_string(buf);
+}
+
+static json_t *
+jmember(const Art17__MemberRecord *m)
+{
+	char kid[2 * A17_KEYID_LEN + 1];
+
+	keyid_hex(&m->id_pub, kid);
+	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:I, s:o}",
+	                 "id", m->member_id, "name", m->name, "class",
+	                 word_name(w_class, m->member_class), "category",
+	                 word_name(w_category, m->category), "mutual_aid",
+	                 m->mutual_aid, "parent_org", m->parent_org, "poc",
+	                 m->poc, "key_id", kid, "member_no",
+	                 (json_int_t)m->member_no, "created",
+	                 jtime(m->created_ms));
+}
+
+static json_t *
+jcopy_status(const Art17__CopyStatus *c)
+{
+	return json_pack(
+	    "{s:s, s:I, s:s, s:o, s:o, s:o, s:s}", "member", c->member_id,
+	    "seq", (json_int_t)c->seq, "state", word_name(w_state, c->state),
+	    "queued", jtime(c->queued_ms), "delivered", jtime(c->delivered_ms),
+	    "acked", jtime(c->acked_ms), "reason", c->reason);
+}
+
+static json_t *
+jrequest(const Art17__RequestRecord *r)
+{
+	return json_pack("{s:s, s:I, s:s, s:s, s:b, s:o, s:I}", "request_id",
+	                 r->request_id, "request_no", (json_int_t)r->request_no,
+	                 "title", r->title, "kind", word_name(w_kind, r->kind),
+	                 "exercise", r->exercise, "issued", jtime(r->issued_ms),
+	                 "n_copies", (json_int_t)r->n_copies);
+}
+
+/* ------------------------------------------------------------ transport */
+
+static int
+ctl_keyfn(void *arg, const uint8_t *key_id, size_t len, const a17_key **k)
+{
+	/* Replies are unsigned; a signed one from an unknown key is refused. */
+	(void)arg;
+	(void)key_id;
+	(void)len;
+	*k = NULL;
+	return A17_EUNKNOWNKEY;
+}
+
+/* Loads the coordinator key; returns 0 or CTL_EX_SETUP. */
+static int
+ctl_load_key(struct ctl *c)
+{
+	int rv;
+
+	if (c->keypath == NULL) {
+		int n = snprintf(c->keybuf, sizeof(c->keybuf),
+		                 "%s/coordinators/%s/id.key", c->pki, c->coord);
+		if (n < 0 || (size_t)n >= sizeof(c->keybuf)) {
+			ctl_err("coordinator key path too long");
+			return CTL_EX_SETUP;
+		}
+		c->keypath = c->keybuf;
+	}
+	if ((rv = crypto_key_load(c->keypath, &c->key)) != 0) {
+		if (rv == A17_EDENIED)
+			ctl_err("cannot load the coordinator key %s: %s (a "
+			        "private key must not be readable by group or "
+			        "others: chmod 600 it)",
+			        c->keypath, a17_strerror(rv));
+		else
+			ctl_err("cannot load the coordinator key %s: %s (use "
+			        "-K/--key FILE or ART17_COORD_KEY)",
+			        c->keypath, a17_strerror(rv));
+		return CTL_EX_SETUP;
+	}
+	if (!crypto_key_has_private(c->key)) {
+		ctl_err("%s is a public key; the coordinator key must be "
+		        "private",
+		        c->keypath);
+		return CTL_EX_SETUP;
+	}
+	return CTL_EX_OK;
+}
+
+/* Loads the key and dials the admin socket; returns 0 or CTL_EX_SETUP. */
+static int
+ctl_connect(struct ctl *c)
+{
+	int rv;
+
+	if ((rv = ctl_load_key(c)) != 0)
+		return rv;
+	snprintf(c->url, sizeof(c->url), "ipc://%s/admin.sock", c->datadir);
+	if ((rv = nng_req0_open(&c->sock)) != 0) {
+		ctl_err("cannot open a socket: %s", nng_strerror(rv));
+		return CTL_EX_SETUP;
+	}
+	c->open = true;
+	if ((rv = nng_socket_set_ms(c->sock, NNG_OPT_RECVTIMEO,
+	                            (nng_duration)c->timeout_s * 1000)) != 0 ||
+	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO,
+	                            (nng_duration)c->timeout_s * 1000)) != 0 ||
+	    (rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ,
+	                              WIRE_MAX_MSG)) != 0) {
+		ctl_err("cannot set socket options: %s", nng_strerror(rv));
+		return CTL_EX_SETUP;
+	}
+	if ((rv = nng_dial(c->sock, c->url, NULL, 0)) != 0) {
+		ctl_err("cannot reach the broker at %s: %s (is art17-broker "
+		        "running with -d %s?)",
+		        c->url, nng_strerror(rv), c->datadir);
+		return CTL_EX_SETUP;
+	}
+	return CTL_EX_OK;
+}
+
+static void
+ctl_fini(struct ctl *c)
+{
+	if (c->open)
+		nng_close(c->sock);
+	c->open = false;
+	crypto_key_free(c->key);
+	c->key = NULL;
+}
+
+/*
+ * Sends req and waits for the reply. On CTL_EX_OK *m holds the reply (the
+ * caller calls wire_msg_fini) and *rep points into it. On a refusal prints
+ * the broker's message and returns CTL_EX_REFUSED or CTL_EX_NOTFOUND; m is then
+ * already finished. *rbuf receives the receive buffer, which m points into;
+ * free it with nng_free(*rbuf, *rlen) after wire_msg_fini.
+ */
+static int
+ctl_call(struct ctl *c, Art17__AdminRequest *req, wire_msg *m,
+         Art17__AdminReply **rep, void **rbuf, size_t *rlen)
+{
+	Art17__Body body = ART17__BODY__INIT;
+	Art17__Header hdr = ART17__HEADER__INIT;
+	uint8_t idbuf[WIRE_MSGID_LEN];
+	uint8_t *out = NULL;
+	size_t outlen = 0;
+	void *in = NULL;
+	size_t inlen = 0;
+	Art17__ErrCode code;
+	const char *mc, *detail;
+	int rv;
+
+	*rep = NULL;
+	*rbuf = NULL;
+	*rlen = 0;
+	memset(m, 0, sizeof(*m));
+	/* a fresh header (and msg_id) per request: the broker drops replays */
+	if ((rv = wire_header_init(&hdr, idbuf, ART17__MSG_KIND__MSG_ADMIN,
+	                           c->coord, 0)) == 0) {
+		body.hdr = &hdr;
+		body.payload_case = ART17__BODY__PAYLOAD_ADMIN;
+		body.admin = req;
+		rv = wire_seal(&body, c->key, &out, &outlen);
+	}
+	if (rv != 0) {
+		ctl_err("cannot build the request: %s", a17_strerror(rv));
+		return CTL_EX_SETUP;
+	}
+	rv = nng_send(c->sock, out, outlen, 0);
+	free(out);
+	if (rv != 0) {
+		ctl_err("cannot send to the broker at %s: %s", c->url,
+		        nng_strerror(rv));
+		return CTL_EX_SETUP;
+	}
+	if ((rv = nng_recv(c->sock, &in, &inlen, NNG_FLAG_ALLOC)) != 0) {
+		if (rv == NNG_ETIMEDOUT)
+			ctl_err("no reply from the broker at %s within %d s",
+			        c->url, c->timeout_s);
+		else
+			ctl_err("cannot receive from the broker at %s: %s",
+			        c->url, nng_strerror(rv));
+		return CTL_EX_SETUP;
+	}
+	if ((rv = wire_open(in, inlen, WIRE_MAX_MSG, ctl_keyfn, NULL,
+	                    WIRE_F_ALLOW_UNSIGNED, m)) != 0) {
+		ctl_err("bad reply from the broker: %s", a17_strerror(rv));
+		nng_free(in, inlen);
+		return CTL_EX_SETUP;
+	}
+	switch (m->body->payload_case) {
+	case ART17__BODY__PAYLOAD_ADMIN_REPLY:
+		if (m->body->admin_reply == NULL)
+			goto bad;
+		code = m->body->admin_reply->code;
+		mc = m->body->admin_reply->msg_code;
+		detail = m->body->admin_reply->detail;
+		break;
+	case ART17__BODY__PAYLOAD_ERROR:
+		/* the broker refused before it got to the admin op */
+		if (m->body->error == NULL)
+			goto bad;
+		code = m->body->error->code;
+		if (code == ART17__ERR_CODE__ERR_UNSPECIFIED)
+			code = ART17__ERR_CODE__ERR_INTERNAL;
+		mc = m->body->error->msg_code;
+		detail = m->body->error->detail;
+		break;
+	default:
+		goto bad;
+	}
+	if (code != ART17__ERR_CODE__ERR_UNSPECIFIED) {
+		fprintf(stderr, "art17ctl: %s: %s\n",
+		        (mc && mc[0]) ? mc : errcode_name(code),
+		        (detail && detail[0]) ? detail : errcode_name(code));
+		wire_msg_fini(m);
+		nng_free(in, inlen);
+		return code == ART17__ERR_CODE__ERR_NOT_FOUND ? CTL_EX_NOTFOUND
+		                                              : CTL_EX_REFUSED;
+	}
+	*rep = m->body->admin_reply;
+	*rbuf = in;
+	*rlen = inlen;
+	return CTL_EX_OK;
+bad:
+	ctl_err("unexpected reply from the broker (payload %d)",
+	        (int)m->body->payload_case);
+	wire_msg_fini(m);
+	nng_free(in, inlen);
+	return CTL_EX_SETUP;
+}
+
+/* A reply and the buffers behind it. */
+struct reply {
+	wire_msg m;
+	void *buf;
+	size_t len;
+	Art17__AdminReply *r;
+};
+
+static int
+reply_get(struct ctl *c, Art17__AdminRequest *req, struct reply *rp)
+{
+	int rv;
+
+	memset(rp, 0, sizeof(*rp));
+	if ((rv = ctl_connect(c)) != 0)
+		return rv;
+	return ctl_call(c, req, &rp->m, &rp->r, &rp->buf, &rp->len);
+}
+
+static void
+reply_fini(struct reply *rp)
+{
+	if (rp->r != NULL)
+		wire_msg_fini(&rp->m);
+	if (rp->buf != NULL)
+		nng_free(rp->buf, rp->len);
+	memset(rp, 0, sizeof(*rp));
+}
+
+/* ------------------------------------------------------------ getopt */
+
+/* Global options, to explain when one is given after the command. */
+static const char *const globals[] = {
+    "-d", "--data", "-p",        "--pki", "-u",        "--coordinator",
+    "-K", "-t",     "--timeout", "-V",    "--version", NULL};
+
+/*
+ * Reports a getopt error for cmd. With opterr off and ':' leading the
+ * short options, ':' is a missing argument and '?' an unknown option.
+ */
+static int
+opt_error(const char *cmd, int ch, char **argv)
+{
+	const char *bad = argv[optind - 1];
+	char sbuf[3];
+	size_t i;
+
+	/* a short option may sit inside a bundle: name it by itself */
+	if (optopt > 0 && optopt < 128 && optopt != '?' &&
+	    !(ch == ':' && strncmp(bad, "--", 2) == 0)) {
+		snprintf(sbuf, sizeof(sbuf), "-%c", optopt);
+		bad = sbuf;
+	}
+	if (ch == ':')
+		return ctl_usage(cmd, "option '%s' needs an argument", bad);
+	for (i = 0; cmd != NULL && globals[i] != NULL; i++)
+		if (strcmp(bad, globals[i]) == 0)
+			return ctl_usage(
+			    cmd,
+			    "unknown option '%s' (global options go before "
+			    "the command)",
+			    bad);
+	return ctl_usage(cmd, "unknown option '%s'", bad);
+}
+
+static void
+opt_reset(void)
+{
+	optind = 0; /* glibc: full re-initialisation */
+	opterr = 0;
+}
+
+/* ------------------------------------------------------------ member */
+
+static int
+cmd_member_add(struct ctl *c, int argc, char **argv)
+{
+	static const struct option lopts[] = {
+	    {"id", required_argument, NULL, 'i'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"key", required_argument, NULL, 'k'},
+	    {"class", required_argument, NULL, 'c'},
+	    {"category", required_argument, NULL, 'C'},
+	    {"mutual-aid", no_argument, NULL, 'm'},
+	    {"parent", required_argument, NULL, 'P'},
+	    {"poc", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *cmd = "member add";
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__MemberRecord rec = ART17__MEMBER_RECORD__INIT;
+	const char *id = NULL, *name = NULL, *keyfile = NULL;
+	const char *parent = "", *poc = "";
+	int cls = ART17__MEMBER_CLASS__CLASS_GENERAL;
+	int cat = ART17__CATEGORY__CAT_OTHER;
+	bool mutual = false;
+	uint8_t pub[A17_PUBKEY_LEN];
+	a17_key *mk = NULL;
+	struct reply rp;
+	int ch, rv;
+
+	opt_reset();
+	while ((ch = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'i':
+			id = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'k':
+			keyfile = optarg;
+			break;
+		case 'c':
+			if ((rv = word_parse(cmd, "--class", w_class, optarg,
+			                     &cls)) != 0)
+				return rv;
+			break;
+		case 'C':
+			if ((rv = word_parse(cmd, "--category", w_category,
+			                     optarg, &cat)) != 0)
+				return rv;
+			break;
+		case 'm':
+			mutual = true;
+			break;
+		case 'P':
+			parent = optarg;
+			break;
+		case 'o':
+			poc = optarg;
+			break;
+		case 'h':
+			fputs(usage_member_add, stdout);
+			return CTL_EX_OK;
+		default:
+			return opt_error(cmd, ch, argv);
+		}
+	}
+	if (optind < argc)
+		return ctl_usage(cmd, "unexpected argument '%s'", argv[optind]);
+	if (id == NULL)
+		return ctl_usage(cmd, "--id is required");
+	if (name == NULL)
+		return ctl_usage(cmd, "--name is required");
+	if (keyfile == NULL)
+		return ctl_usage(cmd, "--key is required");
+	if (!id_ok(id))
+		return ctl_usage(
+		    cmd,
+		    "invalid --id '%s' (1-%d characters of A-Z a-z 0-9 . _ -)",
+		    id, CTL_ID_MAX);
+	if (!text_ok(name, false))
+		return ctl_usage(cmd,
+		                 "invalid --name (1-%d characters, no "
+		                 "control characters)",
+		                 CTL_TEXT_MAX);
+	if (!text_ok(parent, true))
+		return ctl_usage(cmd,
+		                 "invalid --parent (at most %d "
+		                 "characters, no control characters)",
+		                 CTL_TEXT_MAX);
+	if (!text_ok(poc, true))
+		return ctl_usage(cmd,
+		                 "invalid --poc (at most %d characters, "
+		                 "no control characters)",
+		                 CTL_TEXT_MAX);
+
+	if ((rv = crypto_key_load(keyfile, &mk)) != 0) {
+		ctl_err("%s: cannot load the member key %s: %s", cmd, keyfile,
+		        a17_strerror(rv));
+		return CTL_EX_SETUP;
+	}
+	rv = crypto_key_raw_public(mk, pub);
+	crypto_key_free(mk);
+	if (rv != 0) {
+		ctl_err("%s: cannot read the public key in %s: %s", cmd,
+		        keyfile, a17_strerror(rv));
+		return CTL_EX_SETUP;
+	}
+
+	rec.member_id = (char *)id;
+	rec.name = (char *)name;
+	rec.member_class = (Art17__MemberClass)cls;
+	rec.category = (Art17__Category)cat;
+	rec.mutual_aid = mutual;
+	rec.parent_org = (char *)parent;
+	rec.poc = (char *)poc;
+	rec.id_pub.data = pub;
+	rec.id_pub.len = sizeof(pub);
+	req.op_case = ART17__ADMIN_REQUEST__OP_MEMBER_ADD;
+	req.member_add = &rec;
+	if ((rv = reply_get(c, &req, &rp)) == 0)
+		printf("member %s added\n", id);
+	reply_fini(&rp);
+	return rv;
+}
+
+/* Parses "[ID] [--json]" for the simple listing commands. */
+static int
+parse_simple(int argc, char **argv, const char *cmd, const char *usage,
+             bool want_id, const char **id, bool *json)
+{
+	static const struct option lopts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int ch;
+
+	*json = false;
+	opt_reset();
+	while ((ch = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			*json = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return -1;
+		default:
+			return opt_error(cmd, ch, argv);
+		}
+	}
+	if (want_id) {
+		if (optind >= argc)
+			return ctl_usage(cmd, "missing ID");
+		*id = argv[optind++];
+	}
+	if (optind < argc)
+		return ctl_usage(cmd, "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+static void
+member_table(Art17__MemberRecord **ms, size_t n)
+{
+	struct table t;
+	size_t i;
+
+	table_init(&t, 6);
+	table_row(&t, "ID", "NAME", "CLASS", "CATEGORY", "MUTUAL-AID",
+	          "KEY-ID");
+	for (i = 0; i < n; i++) {
+		char kid[2 * A17_KEYID_LEN + 1];
+		keyid_hex(&ms[i]->id_pub, kid);
+		table_row(&t, ms[i]->member_id, ms[i]->name,
+		          word_name(w_class, ms[i]->member_class),
+		          word_name(w_category, ms[i]->category),
+		          ms[i]->mutual_aid ? "yes" : "no", kid);
+	}
+	table_print(&t, stdout);
+	table_fini(&t);
+}
+
+static int
+cmd_member_list(struct ctl *c, int argc, char **argv)
+{
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__MemberQuery q = ART17__MEMBER_QUERY__INIT;
+	struct reply rp;
+	bool json;
+	size_t i;
+	int rv;
+
+	if ((rv = parse_simple(argc, argv, "member list", usage_member_list,
+	                       false, NULL, &json)) != 0)
+		return rv < 0 ? CTL_EX_OK : rv;
+	req.op_case = ART17__ADMIN_REQUEST__OP_MEMBER_LIST;
+	req.member_list = &q;
+	if ((rv = reply_get(c, &req, &rp)) == 0) {
+		if (json) {
+			json_t *a = json_array();
+			for (i = 0; a && i < rp.r->n_members; i++)
+				if (json_array_append_new(
+				        a, jmember(rp.r->members[i])) != 0) {
+					json_decref(a);
+					a = NULL;
+				}
+			rv = jout(a);
+		} else {
+			member_table(rp.r->members, rp.r->n_members);
+		}
+	}
+	reply_fini(&rp);
+	return rv;
+}
+
+static int
+cmd_member_show(struct ctl *c, int argc, char **argv)
+{
+	const char *cmd = "member show";
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__MemberQuery q = ART17__MEMBER_QUERY__INIT;
+	const Art17__MemberRecord *m;
+	const char *id = NULL;
+	struct reply rp;
+	bool json;
+	int rv;
+
+	if ((rv = parse_simple(argc, argv, cmd, usage_member_show, true, &id,
+	                       &json)) != 0)
+		return rv < 0 ? CTL_EX_OK : rv;
+	if (!id_ok(id))
+		return ctl_usage(cmd, "invalid member id '%s'", id);
+	q.member_id = (char *)id;
+	req.op_case = ART17__ADMIN_REQUEST__OP_MEMBER_SHOW;
+	req.member_show = &q;
+	if ((rv = reply_get(c, &req, &rp)) != 0)
+		goto out;
+	if (rp.r->n_members == 0) {
+		ctl_err("ERR_NOT_FOUND: member %s", id);
+		rv = CTL_EX_NOTFOUND;
+		goto out;
+	}
+	m = rp.r->members[0];
+	if (json) {
+		rv = jout(jmember(m));
+	} else {
+		char kid[2 * A17_KEYID_LEN + 1], created[40];
+		struct table t;
+		char no[24], nseq[24];
+		size_t i;
+
+		keyid_hex(&m->id_pub, kid);
+		iso_ms(m->created_ms, created, sizeof(created));
+		snprintf(no, sizeof(no), "%" PRIu32, m->member_no);
+		snprintf(nseq, sizeof(nseq), "%" PRIu64, m->next_seq);
+		table_init(&t, 2);
+		table_row(&t, "id:", m->member_id);
+		table_row(&t, "name:", m->name);
+		table_row(&t, "class:", word_name(w_class, m->member_class));
+		table_row(&t, "category:", word_name(w_category, m->category));
+		table_row(&t, "mutual-aid:", m->mutual_aid ? "yes" : "no");
+		table_row(&t, "parent:", m->parent_org);
+		table_row(&t, "poc:", m->poc);
+		table_row(&t, "key-id:", kid);
+		table_row(&t, "member-no:", no);
+		table_row(&t, "created:", created);
+		table_row(&t, "next-seq:", nseq);
+		for (i = 0; i < m->n_old_keys; i++) {
+			keyid_hex(&m->old_keys[i], kid);
+			table_row(&t, "old-key-id:", kid);
+		}
+		table_print(&t, stdout);
+		table_fini(&t);
+	}
+out:
+	reply_fini(&rp);
+	return rv;
+}
+
+/* ------------------------------------------------------------ request */
+
+/* Splits "a,b,c" into ids; validates each. Caller frees *v (not items). */
+static int
+split_to(const char *cmd, char *s, char ***v, size_t *n)
+{
+	char **arr;
+	size_t cnt = 1, i = 0;
+	char *p;
+
+	for (p = s; *p; p++)
+		if (*p == ',')
+			cnt++;
+	if ((arr = calloc(cnt, sizeof(char *))) == NULL) {
+		ctl_err("out of memory");
+		return CTL_EX_SETUP;
+	}
+	/* strtok_r would skip empty items; walk by hand to refuse them */
+	p = s;
+	for (;;) {
+		char *comma = strchr(p, ',');
+		size_t j;
+		if (comma != NULL)
+			*comma = '\0';
+		if (!id_ok(p)) {
+			free(arr);
+			return ctl_usage(
+			    cmd,
+			    "invalid member id '%s' in --to (1-%d characters "
+			    "of A-Z a-z 0-9 . _ -)",
+			    p, CTL_ID_MAX);
+		}
+		for (j = 0; j < i; j++)
+			if (strcmp(arr[j], p) == 0) {
+				free(arr);
+				return ctl_usage(
+				    cmd, "member '%s' named twice in --to", p);
+			}
+		arr[i++] = p;
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	*v = arr;
+	*n = i;
+	return 0;
+}
+
+static int
+issue_print(const Art17__IssueResult *ir, bool json)
+{
+	size_t i;
+
+	if (json) {
+		json_t *j, *inc, *exc;
+
+		inc = json_array();
+		exc = json_array();
+		for (i = 0; inc && i < ir->n_included; i++) {
+			const Art17__CopyStatus *cs = ir->included[i];
+			json_array_append_new(
+			    inc,
+			    json_pack("{s:s, s:I, s:s}", "member",
+			              cs->member_id, "seq", (json_int_t)cs->seq,
+			              "state", word_name(w_state, cs->state)));
+		}
+		for (i = 0; exc && i < ir->n_excluded; i++) {
+			const Art17__CopyStatus *cs = ir->excluded[i];
+			json_array_append_new(exc,
+			                      json_pack("{s:s, s:s}", "member",
+			                                cs->member_id, "reason",
+			                                cs->reason));
+		}
+		j = json_pack("{s:s, s:o, s:o}", "request_id", ir->request_id,
+		              "included", inc, "excluded", exc);
+		return jout(j);
+	}
+	printf("%s\n", ir->request_id);
+	if (ir->n_included > 0) {
+		struct table t;
+		printf("included:\n");
+		table_init(&t, 3);
+		for (i = 0; i < ir->n_included; i++) {
+			char seq[24];
+			snprintf(seq, sizeof(seq), "%" PRIu64,
+			         ir->included[i]->seq);
+			table_row(&t, ir->included[i]->member_id,
+			          word_name(w_state, ir->included[i]->state),
+			          seq);
+		}
+		table_print(&t, stdout);
+		table_fini(&t);
+	}
+	if (ir->n_excluded > 0) {
+		struct table t;
+		printf("excluded:\n");
+		table_init(&t, 2);
+		for (i = 0; i < ir->n_excluded; i++)
+			table_row(&t, ir->excluded[i]->member_id,
+			          ir->excluded[i]->reason);
+		table_print(&t, stdout);
+		table_fini(&t);
+	}
+	return CTL_EX_OK;
+}
+
+static int
+cmd_request_issue(struct ctl *c, int argc, char **argv)
+{
+	static const struct option lopts[] = {
+	    {"kind", required_argument, NULL, 'k'},
+	    {"incident", required_argument, NULL, 'i'},
+	    {"title", required_argument, NULL, 't'},
+	    {"content", required_argument, NULL, 'c'},
+	    {"content-file", required_argument, NULL, 'f'},
+	    {"tlp", required_argument, NULL, 'T'},
+	    {"secret", required_argument, NULL, 's'},
+	    {"scope", required_argument, NULL, 'S'},
+	    {"deadline", required_argument, NULL, 'D'},
+	    {"exercise", no_argument, NULL, 'x'},
+	    {"to", required_argument, NULL, 'o'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *cmd = "request issue";
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__IssueRequest ir = ART17__ISSUE_REQUEST__INIT;
+	Art17__Marking mk = ART17__MARKING__INIT;
+	const char *incident = NULL, *title = NULL, *content = NULL;
+	const char *cfile = NULL, *deadline = NULL;
+	char *to = NULL;
+	int kind = 0, tlp = ART17__TLP__TLP_AMBER, secret = 0;
+	int scope = ART17__SCOPE__SCOPE_MEMBERS;
+	bool exercise = false, json = false;
+	int64_t dl_ms = 0;
+	uint8_t *cbuf = NULL;
+	size_t clen = 0;
+	char **tov = NULL;
+	size_t ton = 0;
+	struct reply rp;
+	int ch, rv;
+
+	memset(&rp, 0, sizeof(rp));
+	opt_reset();
+	while ((ch = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'k':
+			if ((rv = word_parse(cmd, "--kind", w_kind, optarg,
+			                     &kind)) != 0)
+				return rv;
+			break;
+		case 'i':
+			incident = optarg;
+			break;
+		case 't':
+			title = optarg;
+			break;
+		case 'c':
+			content = optarg;
+			break;
+		case 'f':
+			cfile = optarg;
+			break;
+		case 'T':
+			if ((rv = word_parse(cmd, "--tlp", w_tlp, optarg,
+			                     &tlp)) != 0)
+				return rv;
+			break;
+		case 's':
+			if ((rv = word_parse(cmd, "--secret", w_secret, optarg,
+			                     &secret)) != 0)
+				return rv;
+			break;
+		case 'S':
+			if ((rv = word_parse(cmd, "--scope", w_scope, optarg,
+			                     &scope)) != 0)
+				return rv;
+			break;
+		case 'D':
+			deadline = optarg;
+			break;
+		case 'x':
+			exercise = true;
+			break;
+		case 'o':
+			to = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			fputs(usage_request_issue, stdout);
+			return CTL_EX_OK;
+		default:
+			return opt_error(cmd, ch, argv);
+		}
+	}
+	if (optind < argc)
+		return ctl_usage(cmd, "unexpected argument '%s'", argv[optind]);
+	if (kind == 0)
+		return ctl_usage(cmd, "--kind is required (cooperation or "
+		                      "share)");
+	if (incident == NULL)
+		return ctl_usage(cmd, "--incident is required");
+	if (title == NULL)
+		return ctl_usage(cmd, "--title is required");
+	if (content == NULL && cfile == NULL)
+		return ctl_usage(cmd, "--content or --content-file is "
+		                      "required");
+	if (content != NULL && cfile != NULL)
+		return ctl_usage(cmd, "give --content or --content-file, not "
+		                      "both");
+	if (secret == 0)
+		return ctl_usage(cmd, "--secret yes|no is required: secrecy "
+		                      "is always explicit");
+	if (!id_ok(incident))
+		return ctl_usage(
+		    cmd,
+		    "invalid --incident '%s' (1-%d characters of A-Z a-z 0-9 "
+		    ". _ -)",
+		    incident, CTL_ID_MAX);
+	if (!text_ok(title, false))
+		return ctl_usage(cmd,
+		                 "invalid --title (1-%d characters, no "
+		                 "control characters)",
+		                 CTL_TEXT_MAX);
+	if (content != NULL &&
+	    (content[0] == '\0' || strlen(content) > CTL_CONTENT_MAX))
+		return ctl_usage(cmd, "--content must be 1-%d bytes",
+		                 CTL_CONTENT_MAX);
+	if (deadline != NULL) {
+		if (duration_parse(deadline, &dl_ms) != 0)
+			return ctl_usage(
+			    cmd,
+			    "invalid --deadline '%s' (a number with s, m, h "
+			    "or d, e.g. 30m, 2h, 3d; at most 366d)",
+			    deadline);
+	} else if (kind == ART17__ITEM_KIND__KIND_COOPERATION_REQUEST) {
+		dl_ms = CTL_COOP_DEADLINE_MS;
+	}
+	if (to != NULL && (rv = split_to(cmd, to, &tov, &ton)) != 0)
+		return rv;
+
+	if (cfile != NULL) {
+		if ((rv = file_read(cfile, CTL_CONTENT_MAX, &cbuf, &clen)) !=
+		    0) {
+			ctl_err("%s: cannot read --content-file %s: %s%s", cmd,
+			        cfile, a17_strerror(rv),
+			        rv == A17_ETOOBIG ? " (limit 960 KiB)" : "");
+			rv = CTL_EX_SETUP;
+			goto out;
+		}
+		if (clen == 0) {
+			rv =
+			    ctl_usage(cmd, "--content-file %s is empty", cfile);
+			goto out;
+		}
+	}
+
+	mk.tlp = (Art17__Tlp)tlp;
+	mk.secret = (Art17__Secret)secret;
+	mk.scope = (Art17__Scope)scope;
+	mk.revision = 1;
+	ir.kind = (Art17__ItemKind)kind;
+	ir.incident_id = (char *)incident;
+	ir.title = (char *)title;
+	if (cbuf != NULL) {
+		ir.content.data = cbuf;
+		ir.content.len = clen;
+	} else {
+		ir.content.data = (uint8_t *)content;
+		ir.content.len = strlen(content);
+	}
+	ir.marking = &mk;
+	ir.deadline_ms = dl_ms ? wire_now_ms() + dl_ms : 0;
+	ir.exercise = exercise;
+	ir.n_to = ton;
+	ir.to = tov;
+	req.op_case = ART17__ADMIN_REQUEST__OP_REQUEST_ISSUE;
+	req.request_issue = &ir;
+	if ((rv = reply_get(c, &req, &rp)) != 0)
+		goto out;
+	if (rp.r->issued == NULL) {
+		ctl_err("the broker's reply carries no issue result");
+		rv = CTL_EX_SETUP;
+		goto out;
+	}
+	rv = issue_print(rp.r->issued, json);
+out:
+	reply_fini(&rp);
+	free(cbuf);
+	free(tov);
+	return rv;
+}
+
+static bool
+state_final(Art17__DeliveryState s)
+{
+	return s == ART17__DELIVERY_STATE__DS_ACKED ||
+	       s == ART17__DELIVERY_STATE__DS_ACCEPTED ||
+	       s == ART17__DELIVERY_STATE__DS_ANSWERED ||
+	       s == ART17__DELIVERY_STATE__DS_WITHDRAWN;
+}
+
+static size_t
+count_final(const Art17__AdminReply *r)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < r->n_copies; i++)
+		if (state_final(r->copies[i]->state))
+			n++;
+	return n;
+}
+
+/* "3 copies: 2 acked, 1 delivered" in state order. */
+static void
+status_summary(const Art17__AdminReply *r, char *buf, size_t len)
+{
+	size_t cnt[8] = {0}, other = 0, i;
+	size_t off;
+	bool first = true;
+
+	for (i = 0; i < r->n_copies; i++) {
+		int s = r->copies[i]->state;
+		if (s >= 1 && s <= 7)
+			cnt[s]++;
+		else
+			other++;
+	}
+	off = (size_t)snprintf(buf, len, "%zu %s", r->n_copies,
+	                       r->n_copies == 1 ? "copy" : "copies");
+	for (i = 0; w_state[i].w != NULL && off < len; i++) {
+		size_t n = cnt[w_state[i].v];
+		if (n == 0)
+			continue;
+		off += (size_t)snprintf(buf + off, len - off, "%s%zu %s",
+		                        first ? ": " : ", ", n, w_state[i].w);
+		first = false;
+	}
+	if (other > 0 && off < len)
+		snprintf(buf + off, len - off, "%s%zu unknown",
+		         first ? ": " : ", ", other);
+}
+
+static int
+status_print(const Art17__AdminReply *r, const char *id, bool json)
+{
+	char sum[256];
+	size_t i;
+
+	status_summary(r, sum, sizeof(sum));
+	if (json) {
+		json_t *cp = json_array();
+		json_t *j;
+		for (i = 0; cp && i < r->n_copies; i++)
+			json_array_append_new(cp, jcopy_status(r->copies[i]));
+		j = json_pack(
+		    "{s:s, s:o, s:o, s:I, s:I, s:b, s:s}", "request_id",
+		    r->request ? r->request->request_id : id, "request",
+		    r->request ? jrequest(r->request) : json_null(), "copies",
+		    cp, "n_copies", (json_int_t)r->n_copies, "n_done",
+		    (json_int_t)count_final(r), "all_acked",
+		    count_final(r) == r->n_copies, "summary", sum);
+		return jout(j);
+	}
+	if (r->request != NULL) {
+		char issued[40];
+		iso_ms(r->request->issued_ms, issued, sizeof(issued));
+		printf("request %s  %s%s  issued %s\n", r->request->request_id,
+		       word_name(w_kind, r->request->kind),
+		       r->request->exercise ? " (exercise)" : "", issued);
+		printf("title: %s\n", r->request->title);
+	} else {
+		printf("request %s\n", id);
+	}
+	if (r->n_copies > 0) {
+		struct table t;
+		table_init(&t, 7);
+		table_row(&t, "MEMBER", "SEQ", "STATE", "QUEUED", "DELIVERED",
+		          "ACKED", "REASON");
+		for (i = 0; i < r->n_copies; i++) {
+			const Art17__CopyStatus *cs = r->copies[i];
+			char seq[24], q[40], d[40], a[40];
+			snprintf(seq, sizeof(seq), "%" PRIu64, cs->seq);
+			iso_ms(cs->queued_ms, q, sizeof(q));
+			iso_ms(cs->delivered_ms, d, sizeof(d));
+			iso_ms(cs->acked_ms, a, sizeof(a));
+			table_row(&t, cs->member_id, seq,
+			          word_name(w_state, cs->state), q, d, a,
+			          cs->reason);
+		}
+		table_print(&t, stdout);
+		table_fini(&t);
+	}
+	printf("%s\n", sum);
+	return CTL_EX_OK;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static int
+cmd_request_status(struct ctl *c, int argc, char **argv)
+{
+	static const struct option lopts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"wait-acked", required_argument, NULL, 'w'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *cmd = "request status";
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__StatusQuery q = ART17__STATUS_QUERY__INIT;
+	const char *id;
+	bool json = false;
+	long wait_s = -1;
+	int64_t until = 0;
+	struct reply rp;
+	int ch, rv;
+
+	opt_reset();
+	while ((ch = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			json = true;
+			break;
+		case 'w':
+			if (seconds_parse(optarg, 0, 86400, &wait_s) != 0)
+				return ctl_usage(
+				    cmd,
+				    "invalid --wait-acked '%s' (whole seconds, "
+				    "0-86400)",
+				    optarg);
+			break;
+		case 'h':
+			fputs(usage_request_status, stdout);
+			return CTL_EX_OK;
+		default:
+			return opt_error(cmd, ch, argv);
+		}
+	}
+	if (optind >= argc)
+		return ctl_usage(cmd, "missing request ID");
+	id = argv[optind++];
+	if (optind < argc)
+		return ctl_usage(cmd, "unexpected argument '%s'", argv[optind]);
+	if (!text_ok(id, false) || strlen(id) > CTL_ID_MAX * 2)
+		return ctl_usage(cmd, "invalid request id '%s'", id);
+
+	q.request_id = (char *)id;
+	req.op_case = ART17__ADMIN_REQUEST__OP_REQUEST_STATUS;
+	req.request_status = &q;
+	if ((rv = ctl_connect(c)) != 0)
+		return rv;
+	if (wait_s >= 0)
+		until = wire_now_ms() + (int64_t)wait_s * 1000;
+	memset(&rp, 0, sizeof(rp));
+	for (;;) {
+		rv = ctl_call(c, &req, &rp.m, &rp.r, &rp.buf, &rp.len);
+		if (rv != 0)
+			return rv;
+		if (wait_s < 0 || count_final(rp.r) == rp.r->n_copies)
+			break;
+		if (wire_now_ms() >= until) {
+			status_print(rp.r, id, json);
+			ctl_err("timed out after %ld s: %zu of %zu copies "
+			        "acked, accepted, answered or withdrawn",
+			        wait_s, count_final(rp.r), rp.r->n_copies);
+			reply_fini(&rp);
+			return CTL_EX_WAIT;
+		}
+		reply_fini(&rp);
+		sleep_ms(CTL_POLL_INTERVAL_MS);
+	}
+	rv = status_print(rp.r, id, json);
+	reply_fini(&rp);
+	return rv;
+}
+
+static int
+cmd_request_list(struct ctl *c, int argc, char **argv)
+{
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__StatusQuery q = ART17__STATUS_QUERY__INIT;
+	struct reply rp;
+	bool json;
+	size_t i;
+	int rv;
+
+	if ((rv = parse_simple(argc, argv, "request list", usage_request_list,
+	                       false, NULL, &json)) != 0)
+		return rv < 0 ? CTL_EX_OK : rv;
+	req.op_case = ART17__ADMIN_REQUEST__OP_REQUEST_LIST;
+	req.request_list = &q;
+	if ((rv = reply_get(c, &req, &rp)) != 0)
+		goto out;
+	if (json) {
+		json_t *a = json_array();
+		for (i = 0; a && i < rp.r->n_requests; i++)
+			if (json_array_append_new(
+			        a, jrequest(rp.r->requests[i])) != 0) {
+				json_decref(a);
+				a = NULL;
+			}
+		rv = jout(a);
+	} else {
+		struct table t;
+		table_init(&t, 6);
+		table_row(&t, "REQUEST", "KIND", "ISSUED", "COPIES", "EXERCISE",
+		          "TITLE");
+		for (i = 0; i < rp.r->n_requests; i++) {
+			const Art17__RequestRecord *r = rp.r->requests[i];
+			char issued[40], n[16];
+			iso_ms(r->issued_ms, issued, sizeof(issued));
+			snprintf(n, sizeof(n), "%" PRIu32, r->n_copies);
+			table_row(&t, r->request_id, word_name(w_kind, r->kind),
+			          issued, n, r->exercise ? "yes" : "no",
+			          r->title);
+		}
+		table_print(&t, stdout);
+		table_fini(&t);
+	}
+out:
+	reply_fini(&rp);
+	return rv;
+}
+
+/* ------------------------------------------------------------ main */
+
+struct command {
+	const char *group;
+	const char *verb;
+	int (*fn)(struct ctl *, int, char **);
+};
+
+static const struct command commands[] = {
+    {"member", "add", cmd_member_add},
+    {"member", "list", cmd_member_list},
+    {"member", "show", cmd_member_show},
+    {"request", "issue", cmd_request_issue},
+    {"request", "status", cmd_request_status},
+    {"request", "list", cmd_request_list},
+    {NULL, NULL, NULL},
+};
+
+static const char *
+env_or(const char *name, const char *dflt)
+{
+	const char *v = getenv(name);
+
+	return (v != NULL && v[0] != '\0') ? v : dflt;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+	    {"data", required_argument, NULL, 'd'},
+	    {"pki", required_argument, NULL, 'p'},
+	    {"coordinator", required_argument, NULL, 'u'},
+	    {"key", required_argument, NULL, 'K'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct ctl c;
+	const char *group, *verb;
+	long tmo;
+	size_t i;
+	int ch, rv;
+	bool group_known = false;
+
+	memset(&c, 0, sizeof(c));
+	c.datadir = env_or("ART17_DATA", CTL_DEFAULT_DATA);
+	c.pki = env_or("ART17_PKI", CTL_DEFAULT_PKI);
+	c.coord = env_or("ART17_COORDINATOR", CTL_DEFAULT_COORD);
+	c.keypath = env_or("ART17_COORD_KEY", NULL);
+	c.timeout_s = CTL_DEFAULT_TIMEOUT_S;
+	log_init(1, "art17ctl", 0);
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+:d:p:u:K:t:hV", lopts, NULL)) !=
+	       -1) {
+		switch (ch) {
+		case 'd':
+			c.datadir = optarg;
+			break;
+		case 'p':
+			c.pki = optarg;
+			break;
+		case 'u':
+			c.coord = optarg;
+			break;
+		case 'K':
+			c.keypath = optarg;
+			break;
+		case 't':
+			if (seconds_parse(optarg, 1, 3600, &tmo) != 0)
+				return ctl_usage(
+				    NULL,
+				    "invalid --timeout '%s' (whole seconds, "
+				    "1-3600)",
+				    optarg);
+			c.timeout_s = (int)tmo;
+			break;
+		case 'h':
+			fputs(usage_main, stdout);
+			return CTL_EX_OK;
+		case 'V':
+			printf("art17ctl " CTL_VERSION "\n");
+			return CTL_EX_OK;
+		default:
+			return opt_error(NULL, ch, argv);
+		}
+	}
+	if (c.datadir[0] == '\0')
+		return ctl_usage(NULL, "--data must not be empty");
+	if (!id_ok(c.coord))
+		return ctl_usage(NULL, "invalid coordinator name '%s'",
+		                 c.coord);
+	argc -= optind;
+	argv += optind;
+	if (argc < 1) {
+		fputs(usage_main, stderr);
+		return CTL_EX_USAGE;
+	}
+	group = argv[0];
+	if (strcmp(group, "help") == 0)
+		return cmd_help(argc, argv);
+	if (argc < 2) {
+		for (i = 0; commands[i].group != NULL; i++)
+			if (strcmp(commands[i].group, group) == 0)
+				return ctl_usage(group, "missing subcommand");
+		return ctl_usage(NULL, "unknown command '%s'", group);
+	}
+	verb = argv[1];
+	for (i = 0; commands[i].group != NULL; i++) {
+		if (strcmp(commands[i].group, group) != 0)
+			continue;
+		group_known = true;
+		if (strcmp(commands[i].verb, verb) == 0) {
+			/* argv[0] of the subcommand is its verb */
+			rv = commands[i].fn(&c, argc - 1, argv + 1);
+			ctl_fini(&c);
+			return rv;
+		}
+	}
+	if (group_known)
+		return ctl_usage(group, "unknown subcommand '%s'", verb);
+	return ctl_usage(NULL, "unknown command '%s'", group);
+}
