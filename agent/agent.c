@@ -44,6 +44,10 @@ usage(FILE *f)
 	    "  -m, --member ID    member id (default: the last part of "
 	    "KEYDIR)\n"
 	    "  -c, --connect URL  broker (default tls+tcp://127.0.0.1:7017)\n"
+	    "      --server-name NAME  DNS name in the broker's certificate "
+	    "(default: the\n"
+	    "                     URL's host; localhost for a loopback "
+	    "address)\n"
 	    "      --insecure     allow plain tcp:// (loopback only)\n"
 	    "      --nosync       do not fsync (drills and tests only)\n"
 	    "  -v, --verbose      more logging\n"
@@ -385,6 +389,7 @@ main(int argc, char **argv)
 	    {"member", required_argument, NULL, 'm'},
 	    {"connect", required_argument, NULL, 'c'},
 	    {"insecure", no_argument, NULL, 'I'},
+	    {"server-name", required_argument, NULL, 'S'},
 	    {"nosync", no_argument, NULL, 'N'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"verbose", no_argument, NULL, 'v'},
@@ -444,6 +449,9 @@ main(int argc, char **argv)
 			break;
 		case 'I':
 			cfg.insecure = 1;
+			break;
+		case 'S':
+			cfg.server_name = optarg;
 			break;
 		case 'N':
 			cfg.nosync = 1;

@@ -28,6 +28,7 @@ typedef struct agent_cfg {
 	const char *keydir;
 	const char *member;
 	const char *url;
+	const char *server_name; /* TLS name to check; NULL: from url */
 	int insecure;
 	int nosync;
 } agent_cfg;

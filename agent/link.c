@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
@@ -385,12 +387,30 @@ setup_socket(link_t *l)
 		const char *host = l->cfg->url + 10;
 		char name[256];
 		size_t hl = strcspn(host, ":");
+		struct in6_addr a6;
+		struct in_addr a4;
 
 		if (host[0] == '[') {
 			host++;
 			hl = strcspn(host, "]");
 		}
 		snprintf(name, sizeof(name), "%.*s", (int)hl, host);
+		if (l->cfg->server_name != NULL) {
+			snprintf(name, sizeof(name), "%s", l->cfg->server_name);
+		} else if (inet_pton(AF_INET, name, &a4) == 1 ||
+		           inet_pton(AF_INET6, name, &a6) == 1) {
+			/* mbedTLS matches DNS names only, never IP addresses */
+			if (strncmp(name, "127.", 4) != 0 &&
+			    strcmp(name, "::1") != 0) {
+				log_warnx(
+				    "%s: give --server-name NAME, the DNS "
+				    "name in the broker's certificate (TLS "
+				    "cannot check an IP address here)",
+				    l->cfg->url);
+				return A17_EINVAL;
+			}
+			snprintf(name, sizeof(name), "localhost");
+		}
 		snprintf(path, sizeof(path), "%s/ca.crt", l->cfg->keydir);
 		if ((rv = nng_tls_config_alloc(&l->tls, NNG_TLS_MODE_CLIENT)) !=
 		        0 ||

@@ -953,7 +953,9 @@ net_start(broker *b)
 
 	if ((rv = nng_rep0_open(&b->agent_sock)) != 0)
 		return a17_err_nng(rv);
-	nng_socket_set_size(b->agent_sock, NNG_OPT_RECVMAXSZ, WIRE_MAX_MSG);
+	/* nng drops frames above twice the cap; between the two, the
+	 * application logs and answers with an error */
+	nng_socket_set_size(b->agent_sock, NNG_OPT_RECVMAXSZ, 2 * WIRE_MAX_MSG);
 	nng_pipe_notify(b->agent_sock, NNG_PIPE_EV_ADD_POST, pipe_cb, b);
 	nng_pipe_notify(b->agent_sock, NNG_PIPE_EV_REM_POST, pipe_cb, b);
 

@@ -1,0 +1,42 @@
+# art17: the two commands a new user needs are `make demo` and `make test`.
+# Both install missing Debian packages first (tools/install-deps.sh).
+
+BUILD    ?= build
+SANITIZE ?= OFF
+WERROR   ?= OFF
+BUILD_TYPE ?= RelWithDebInfo
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
+CTEST_ARGS ?=
+
+.PHONY: all deps configure build test demo bench clean install format
+
+all: build
+
+deps:
+	@sh tools/install-deps.sh
+
+configure: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+		-DA17_SANITIZE=$(SANITIZE) -DA17_WERROR=$(WERROR)
+
+build: configure
+	cmake --build $(BUILD) -j$(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure --timeout 600 $(CTEST_ARGS)
+
+demo: build
+	@bash tools/demo.sh $(BUILD)
+
+bench:
+	$(MAKE) build BUILD=build-release BUILD_TYPE=Release
+	build-release/tools/art17-bench fanout -n 1000
+
+install: build
+	cmake --install $(BUILD)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) build-release build-ci
