@@ -190,19 +190,21 @@ main(int argc, char **argv)
 	}
 	if ((rv = nng_dialer_start(d, 0)) != 0) {
 		printf("dropped (dial: %s)\n", nng_strerror(rv));
-		return 0;
+		rv = 0;
+		goto out;
 	}
 	nng_msg_alloc(&msg, 0);
 	nng_msg_append(msg, buf, len);
-	free(buf);
 	if ((rv = nng_sendmsg(s, msg, 0)) != 0) {
 		nng_msg_free(msg);
 		printf("dropped (send: %s)\n", nng_strerror(rv));
-		return 0;
+		rv = 0;
+		goto out;
 	}
 	if ((rv = nng_recvmsg(s, &msg, 0)) != 0) {
 		printf("dropped (%s)\n", nng_strerror(rv));
-		return 0;
+		rv = 0;
+		goto out;
 	}
 	{
 		wire_msg m;
@@ -226,6 +228,8 @@ main(int argc, char **argv)
 			rv = 1;
 		}
 	}
+out:
+	free(buf);
 	nng_close(s);
 	if (tls)
 		nng_tls_config_free(tls);
