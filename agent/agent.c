@@ -33,6 +33,14 @@ usage(FILE *f)
 	    "first\n"
 	    "  show ID [--json]   one request in full, with its Article "
 	    "17(3) statement\n"
+	    "  accept ID --person NAME\n"
+	    "                     record that NAME at the member has read "
+	    "it; the broker\n"
+	    "                     is told (state accepted)\n"
+	    "  consent grant|revoke --ref REF\n"
+	    "                     grant or revoke this member's consent to "
+	    "Article 17(3)\n"
+	    "                     requests, signed with the member's key\n"
 	    "\n"
 	    "options:\n"
 	    "  -d, --data DIR     the agent's data directory (default "
@@ -392,12 +400,14 @@ main(int argc, char **argv)
 	    {"server-name", required_argument, NULL, 'S'},
 	    {"nosync", no_argument, NULL, 'N'},
 	    {"json", no_argument, NULL, 'j'},
+	    {"person", required_argument, NULL, 'P'},
+	    {"ref", required_argument, NULL, 'R'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	agent_cfg cfg;
-	const char *cmd;
+	const char *cmd, *person = NULL, *ref = NULL;
 	store *st = NULL;
 	int c, verbose = LOG_LVL_INFO, as_json = 0, rv;
 
@@ -452,6 +462,12 @@ main(int argc, char **argv)
 			break;
 		case 'S':
 			cfg.server_name = optarg;
+			break;
+		case 'P':
+			person = optarg;
+			break;
+		case 'R':
+			ref = optarg;
 			break;
 		case 'N':
 			cfg.nosync = 1;
@@ -524,6 +540,76 @@ main(int argc, char **argv)
 			fprintf(stderr, "art17-agent: %s\n", a17_strerror(rv));
 			return 1;
 		}
+		return 0;
+	}
+	if (strcmp(cmd, "accept") == 0) {
+		const char *prev;
+
+		if (optind + 1 != argc || person == NULL) {
+			fprintf(stderr, "art17-agent: accept needs a request id "
+			    "and --person NAME\n");
+			return 2;
+		}
+		if ((rv = inbox_open(cfg.datadir, 0, &st)) != 0) {
+			fprintf(stderr, "art17-agent: inbox in %s: %s\n",
+			    cfg.datadir, a17_strerror(rv));
+			return 1;
+		}
+		rv = inbox_accept(st, argv[optind], person, &prev);
+		store_close(st);
+		if (rv == A17_ENOTFOUND) {
+			fprintf(stderr, "art17-agent: no request %s\n",
+			    argv[optind]);
+			return 4;
+		}
+		if (rv == A17_EEXIST) {
+			printf("%s was already accepted by %s\n", argv[optind],
+			    prev);
+			return 0;
+		}
+		if (rv != 0) {
+			fprintf(stderr, "art17-agent: %s\n", a17_strerror(rv));
+			return 1;
+		}
+		printf("%s accepted by %s; the broker will be told\n",
+		    argv[optind], person);
+		return 0;
+	}
+	if (strcmp(cmd, "consent") == 0) {
+		int grant;
+
+		if (optind + 1 != argc || ref == NULL ||
+		    (strcmp(argv[optind], "grant") != 0 &&
+			strcmp(argv[optind], "revoke") != 0)) {
+			fprintf(stderr, "art17-agent: consent grant|revoke "
+			    "--ref REF -m MEMBER\n");
+			return 2;
+		}
+		if (cfg.member == NULL && cfg.keydir != NULL) {
+			const char *sl = strrchr(cfg.keydir, '/');
+
+			cfg.member = sl ? sl + 1 : cfg.keydir;
+		}
+		if (cfg.member == NULL) {
+			fprintf(stderr, "art17-agent: consent needs -m MEMBER "
+			    "(or -k KEYDIR)\n");
+			return 2;
+		}
+		grant = strcmp(argv[optind], "grant") == 0;
+		if ((rv = inbox_open(cfg.datadir, 0, &st)) != 0) {
+			fprintf(stderr, "art17-agent: inbox in %s: %s\n",
+			    cfg.datadir, a17_strerror(rv));
+			return 1;
+		}
+		rv = outbox_consent(st, cfg.member, grant, ref);
+		store_close(st);
+		if (rv != 0) {
+			fprintf(stderr, "art17-agent: %s\n", a17_strerror(rv));
+			return 1;
+		}
+		printf("consent %s for %s queued; the running agent signs it "
+		    "and sends it to the broker\n",
+		    grant ? "grant" : "revocation", cfg.member);
 		return 0;
 	}
 	fprintf(stderr, "art17-agent: unknown command '%s'\n", cmd);

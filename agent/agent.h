@@ -21,7 +21,7 @@ enum {
 	ADB_COUNT
 };
 
-enum { OUT_RECEIPT = 1 };
+enum { OUT_RECEIPT = 1, OUT_ACCEPT = 2, OUT_CONSENT = 3 };
 
 typedef struct agent_cfg {
 	const char *datadir;
@@ -53,6 +53,23 @@ int outbox_receipts(store *s, Art17__ReceiptItem ***items, size_t *n,
                     size_t max);
 int outbox_remove_receipts(store *s, const uint64_t *seqs, size_t n);
 void outbox_items_free(Art17__ReceiptItem **items, size_t n);
+
+/*
+ * Marks request id accepted by person and queues an Accept for the
+ * broker, in one commit. A17_ENOTFOUND when not in the inbox; A17_EEXIST
+ * when it was accepted already (by *prev, a static buffer).
+ */
+int inbox_accept(store *s, const char *id, const char *person,
+    const char **prev);
+/* Queues a consent grant/revoke for the broker. */
+int outbox_consent(store *s, const char *member, int grant, const char *ref);
+/*
+ * The oldest queued accept/consent: kind, key id and the packed payload
+ * (malloc'd). A17_ENOTFOUND when there is none.
+ */
+int outbox_next_other(store *s, uint8_t *kind, uint64_t *id, uint8_t **buf,
+    size_t *len);
+int outbox_remove(store *s, uint8_t kind, uint64_t id);
 
 /* link.c: runs the daemon until SIGINT/SIGTERM. Returns an exit code. */
 int link_run(const agent_cfg *cfg);

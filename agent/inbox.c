@@ -86,7 +86,7 @@ inbox_store(store *s, Art17__Copy **copies, Art17__Request **reqs,
 	*n_new = 0;
 	if ((rv = store_txn_begin(s, &t, 0)) != 0)
 		return rv;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; copies != NULL && i < n; i++) {
 		Art17__Copy *c = copies[i];
 		Art17__ReceiptItem ri = ART17__RECEIPT_ITEM__INIT;
 		uint8_t *buf;
@@ -211,5 +211,160 @@ outbox_remove_receipts(store *s, const uint64_t *seqs, size_t n)
 		store_key_u64(&k, seqs[i]);
 		store_del(&t, ADB_OUTBOX, &k);
 	}
+	return store_txn_commit(&t);
+}
+
+static int
+outbox_put(store_txn *t, uint8_t kind, uint64_t id, const uint8_t *buf,
+    size_t len)
+{
+	store_key k;
+
+	store_key_init(&k);
+	store_key_u8(&k, kind);
+	store_key_u64(&k, id);
+	return store_put(t, ADB_OUTBOX, &k, buf, len);
+}
+
+int
+inbox_accept(store *s, const char *id, const char *person, const char **prev)
+{
+	static char who[256];
+	Art17__InboxRecord *r;
+	Art17__Accept ac = ART17__ACCEPT__INIT;
+	store_txn t;
+	store_key k;
+	MDB_val v;
+	uint8_t *buf;
+	size_t len;
+	int rv;
+
+	*prev = NULL;
+	if ((rv = store_txn_begin(s, &t, 0)) != 0)
+		return rv;
+	store_key_init(&k);
+	store_key_str(&k, id);
+	if ((rv = store_get(&t, ADB_INBOX, &k, &v)) != 0) {
+		store_txn_abort(&t);
+		return rv;
+	}
+	r = art17__inbox_record__unpack(NULL, v.mv_size, v.mv_data);
+	if (r == NULL) {
+		store_txn_abort(&t);
+		return A17_ECORRUPT;
+	}
+	if (r->accepted) {
+		snprintf(who, sizeof(who), "%s", r->accepted_by);
+		*prev = who;
+		art17__inbox_record__free_unpacked(r, NULL);
+		store_txn_abort(&t);
+		return A17_EEXIST;
+	}
+	{
+		char *old = r->accepted_by;
+
+		r->accepted = 1;
+		r->accepted_by = (char *)person;
+		r->accepted_ms = wire_now_ms();
+		len = art17__inbox_record__get_packed_size(r);
+		buf = malloc(len);
+		if (buf != NULL) {
+			art17__inbox_record__pack(r, buf);
+			store_put(&t, ADB_INBOX, &k, buf, len);
+			free(buf);
+		}
+		r->accepted_by = old;
+	}
+	ac.request_id = (char *)id;
+	ac.seq = r->seq;
+	ac.person = (char *)person;
+	ac.accepted_ms = r->accepted_ms;
+	len = art17__accept__get_packed_size(&ac);
+	if ((buf = malloc(len)) != NULL) {
+		art17__accept__pack(&ac, buf);
+		outbox_put(&t, OUT_ACCEPT, r->seq, buf, len);
+		free(buf);
+	} else {
+		t.rv = A17_ENOMEM;
+	}
+	art17__inbox_record__free_unpacked(r, NULL);
+	return store_txn_commit(&t);
+}
+
+int
+outbox_consent(store *s, const char *member, int grant, const char *ref)
+{
+	Art17__ConsentChange cc = ART17__CONSENT_CHANGE__INIT;
+	store_txn t;
+	uint8_t *buf;
+	size_t len;
+	int rv;
+
+	cc.member_id = (char *)member;
+	cc.grant = grant;
+	cc.reference = (char *)ref;
+	len = art17__consent_change__get_packed_size(&cc);
+	if ((buf = malloc(len)) == NULL)
+		return A17_ENOMEM;
+	art17__consent_change__pack(&cc, buf);
+	if ((rv = store_txn_begin(s, &t, 0)) != 0) {
+		free(buf);
+		return rv;
+	}
+	outbox_put(&t, OUT_CONSENT, (uint64_t)wire_now_ms(), buf, len);
+	free(buf);
+	return store_txn_commit(&t);
+}
+
+int
+outbox_next_other(store *s, uint8_t *kind, uint64_t *id, uint8_t **buf,
+    size_t *len)
+{
+	store_txn t;
+	store_iter it;
+	uint8_t from = OUT_ACCEPT;
+	MDB_val k, v;
+	int rv;
+
+	*buf = NULL;
+	if ((rv = store_txn_begin(s, &t, 1)) != 0)
+		return rv;
+	if ((rv = store_iter_from(&t, ADB_OUTBOX, NULL, 0, &from, 1, &it)) !=
+	    0) {
+		store_txn_abort(&t);
+		return rv;
+	}
+	rv = store_iter_next(&it, &k, &v);
+	if (rv == 1 && k.mv_size == 9) {
+		*kind = ((const uint8_t *)k.mv_data)[0];
+		*id = store_get_u64((const uint8_t *)k.mv_data + 1);
+		*len = v.mv_size;
+		if ((*buf = malloc(v.mv_size ? v.mv_size : 1)) == NULL)
+			rv = A17_ENOMEM;
+		else {
+			memcpy(*buf, v.mv_data, v.mv_size);
+			rv = 0;
+		}
+	} else if (rv >= 0) {
+		rv = A17_ENOTFOUND;
+	}
+	store_iter_end(&it);
+	store_txn_abort(&t);
+	return rv;
+}
+
+int
+outbox_remove(store *s, uint8_t kind, uint64_t id)
+{
+	store_txn t;
+	store_key k;
+	int rv;
+
+	if ((rv = store_txn_begin(s, &t, 0)) != 0)
+		return rv;
+	store_key_init(&k);
+	store_key_u8(&k, kind);
+	store_key_u64(&k, id);
+	store_del(&t, ADB_OUTBOX, &k);
 	return store_txn_commit(&t);
 }

@@ -208,8 +208,21 @@ take_deliver(link_t *l, Art17__Deliver *d, uint64_t *cursor)
 	size_t n_new = 0;
 	int rv;
 
-	if (d->n_copies == 0)
+	if (d->n_copies == 0 && d->n_withdrawn == 0)
 		return 0;
+	/* copies withdrawn before delivery: never coming, move past them */
+	for (size_t i = 0; i < d->n_withdrawn; i++) {
+		log_info("copy seq %llu was withdrawn by the broker before "
+		    "delivery (its ground went away)",
+		    (unsigned long long)d->withdrawn[i]);
+		if (d->withdrawn[i] > *cursor)
+			*cursor = d->withdrawn[i];
+	}
+	if (d->n_copies == 0) {
+		size_t nn;
+
+		return inbox_store(l->st, NULL, NULL, NULL, 0, *cursor, &nn);
+	}
 	reqs = calloc(d->n_copies, sizeof(*reqs));
 	ms = calloc(d->n_copies, sizeof(*ms));
 	hashes = calloc(d->n_copies, sizeof(*hashes));
@@ -280,6 +293,73 @@ deauth(link_t *l)
 	pthread_mutex_unlock(&l->mtx);
 }
 
+/* Sends the oldest queued accept or consent change, if any. */
+static void
+send_other(link_t *l)
+{
+	Art17__Body body = ART17__BODY__INIT;
+	Art17__Header hdr;
+	Art17__Accept *ac = NULL;
+	Art17__ConsentChange *cc = NULL;
+	uint8_t id[WIRE_MSGID_LEN], kind, *pb, *buf;
+	uint64_t key;
+	size_t plen, len;
+	wire_msg m;
+	int rv;
+
+	if (outbox_next_other(l->st, &kind, &key, &pb, &plen) != 0)
+		return;
+	if (kind == OUT_ACCEPT) {
+		ac = art17__accept__unpack(NULL, plen, pb);
+		wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_ACCEPT,
+		    l->cfg->member, 0);
+		body.payload_case = ART17__BODY__PAYLOAD_ACCEPT;
+		body.accept = ac;
+	} else {
+		cc = art17__consent_change__unpack(NULL, plen, pb);
+		wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_CONSENT,
+		    l->cfg->member, 0);
+		body.payload_case = ART17__BODY__PAYLOAD_CONSENT;
+		body.consent = cc;
+	}
+	free(pb);
+	if (ac == NULL && cc == NULL) {
+		outbox_remove(l->st, kind, key); /* undecodable: drop */
+		return;
+	}
+	body.hdr = &hdr;
+	rv = seal(l, &body, &buf, &len);
+	if (ac)
+		art17__accept__free_unpacked(ac, NULL);
+	if (cc)
+		art17__consent_change__free_unpacked(cc, NULL);
+	if (rv != 0 ||
+	    call(l, l->send_ctx, l->send_aio, buf, len, 15000, &m) != 0)
+		return; /* stays queued; tried again */
+	if (m.body->payload_case == ART17__BODY__PAYLOAD_ACK) {
+		log_info("broker confirmed %s %s",
+		    kind == OUT_ACCEPT ? "acceptance of" : "consent change",
+		    m.body->ack->ref);
+		outbox_remove(l->st, kind, key);
+		pthread_mutex_lock(&l->mtx);
+		l->kick = 1;
+		pthread_mutex_unlock(&l->mtx);
+	} else if (m.body->payload_case == ART17__BODY__PAYLOAD_ERROR) {
+		int code = reply_error(&m);
+
+		if (code == ART17__ERR_CODE__ERR_NOT_AUTHENTICATED)
+			deauth(l);
+		else if (code == ART17__ERR_CODE__ERR_NOT_ADDRESSED ||
+		    code == ART17__ERR_CODE__ERR_INVALID) {
+			log_warnx("the broker refused a queued %s; dropped",
+			    kind == OUT_ACCEPT ? "acceptance"
+					       : "consent change");
+			outbox_remove(l->st, kind, key);
+		}
+	}
+	wire_msg_fini(&m);
+}
+
 static void *
 sender_main(void *arg)
 {
@@ -317,6 +397,7 @@ sender_main(void *arg)
 		if (outbox_receipts(l->st, &items, &n, RECEIPTS_PER_MSG) != 0 ||
 		    n == 0) {
 			outbox_items_free(items, n);
+			send_other(l);
 			continue;
 		}
 		wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_RECEIPT,

@@ -17,6 +17,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "broker.h"
+#include "gate.h"
 #include "err.h"
 #include "log.h"
 #include "wire.h"
@@ -168,21 +169,65 @@ list_members(broker *b, const char *only, Art17__AdminReply *r)
 
 typedef struct issue_op {
 	Art17__RequestRecord rec;
+	const char *coord;
 	uint32_t *nos;
 	uint64_t *seqs;
 	size_t n;
 	const char **ids;
+	/* filled by apply: the gate's verdict per candidate */
+	reg_verdict *verdicts;
+	size_t n_included;
 } issue_op;
 
+static void
+put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+/*
+ * The gate decides recipient by recipient inside the same transaction
+ * that stores the copies, so no consent or flag change can slip between
+ * the decision and the commit. Every decision is audited. When nobody is
+ * eligible nothing is stored but the audit entries.
+ */
 static int
 apply_issue(store_txn *t, void *arg)
 {
 	issue_op *op = arg;
 	int64_t now = op->rec.issued_ms;
-	uint8_t *buf;
+	const char *rid = op->rec.request_id;
+	uint8_t *buf, b8[8];
 	size_t len;
 	store_key k;
+	int rv;
 
+	op->n_included = 0;
+	for (size_t i = 0; i < op->n; i++) {
+		reg_verdict *v = &op->verdicts[i];
+
+		if ((rv = reg_gate(t, op->rec.kind, op->rec.incident_id,
+			 op->rec.exercise, op->nos[i], now, v)) != 0)
+			return rv;
+		if (v->allow)
+			op->n_included++;
+		audit_append(t, op->coord, v->allow ? "gate.allow" : "gate.deny",
+		    op->ids[i], op->rec.exercise,
+		    "request %s (%s) incident %s: %s: %s", rid,
+		    op->rec.kind == ART17__ITEM_KIND__KIND_COOPERATION_REQUEST
+			? "cooperation request"
+			: "information share",
+		    op->rec.incident_id, gate_reason_code(v->reason),
+		    gate_reason_text(v->reason));
+	}
+	if (op->n_included == 0) {
+		audit_append(t, op->coord, "request.refused", rid,
+		    op->rec.exercise,
+		    "request %s refused: no member is eligible", rid);
+		return t->rv;
+	}
+	op->rec.n_copies = (uint32_t)op->n_included;
 	len = art17__request_record__get_packed_size(&op->rec);
 	if ((buf = malloc(len)) == NULL)
 		return A17_ENOMEM;
@@ -191,43 +236,57 @@ apply_issue(store_txn *t, void *arg)
 	store_key_u64(&k, op->rec.request_no);
 	store_put(t, DB_REQUESTS, &k, buf, len);
 	free(buf);
-	{
-		uint8_t no[8];
+	store_key_init(&k);
+	store_key_str(&k, rid);
+	put_be64(b8, op->rec.request_no);
+	store_put(t, DB_REQIDS, &k, b8, 8);
+	audit_append(t, op->coord, "request.issue", rid, op->rec.exercise,
+	    "request %s \"%s\" issued for incident %s to %zu of %zu "
+	    "members",
+	    rid, op->rec.title, op->rec.incident_id, op->n_included, op->n);
 
-		store_key_init(&k);
-		store_key_str(&k, op->rec.request_id);
-		for (int i = 0; i < 8; i++)
-			no[i] = (uint8_t)(op->rec.request_no >> (56 - 8 * i));
-		store_put(t, DB_REQIDS, &k, no, 8);
-	}
 	for (size_t i = 0; i < op->n; i++) {
 		Art17__DeliveryRecord d = ART17__DELIVERY_RECORD__INIT;
 		Art17__Ground g = ART17__GROUND__INIT;
-		uint8_t seq[8];
+		reg_verdict *v = &op->verdicts[i];
 
+		if (!v->allow)
+			continue;
 		d.request_no = op->rec.request_no;
 		d.request_id = op->rec.request_id;
 		d.state = ART17__DELIVERY_STATE__DS_QUEUED;
 		d.queued_ms = now;
 		d.member_id = (char *)op->ids[i];
-		g.kind = ART17__GROUND_KIND__GROUND_NONE;
+		g.kind = v->ground;
 		g.incident_id = op->rec.incident_id;
+		g.declared_ms = v->declared_ms;
+		g.consent_ref = v->consent_ref;
 		d.ground = &g;
-		len = art17__delivery_record__get_packed_size(&d);
-		if ((buf = malloc(len)) == NULL)
-			return A17_ENOMEM;
-		art17__delivery_record__pack(&d, buf);
-		db_delivery_key(&k, op->nos[i], op->seqs[i]);
-		store_put(t, DB_DELIVERIES, &k, buf, len);
-		free(buf);
+		reg_put_delivery(t, op->nos[i], op->seqs[i], &d);
 		store_key_init(&k);
 		store_key_u64(&k, op->rec.request_no);
 		store_key_u32(&k, op->nos[i]);
-		for (int j = 0; j < 8; j++)
-			seq[j] = (uint8_t)(op->seqs[i] >> (56 - 8 * j));
-		store_put(t, DB_BYCOPY, &k, seq, 8);
+		put_be64(b8, op->seqs[i]);
+		store_put(t, DB_BYCOPY, &k, b8, 8);
 	}
 	return t->rv;
+}
+
+static Art17__CopyStatus *
+copy_status_new(const char *mid, uint64_t seq, Art17__DeliveryState st,
+    int64_t queued, const char *reason)
+{
+	Art17__CopyStatus *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	art17__copy_status__init(c);
+	c->member_id = strdup(mid);
+	c->seq = seq;
+	c->state = st;
+	c->queued_ms = queued;
+	c->reason = strdup(reason ? reason : "");
+	return c;
 }
 
 static int
@@ -382,44 +441,73 @@ issue(broker *b, const char *coord, Art17__IssueRequest *in,
 	op.rec.body_hash.data = hash;
 	op.rec.body_hash.len = sizeof(hash);
 	op.rec.incident_id = in->incident_id;
+	op.rec.deadline_ms = in->deadline_ms;
 
-	if ((rv = store_writer_run(b->wr, apply_issue, &op)) != 0) {
-		snprintf(err, errlen, "storing the request: %s",
-		         a17_strerror(rv));
+	op.coord = coord;
+	op.verdicts = calloc(op.n, sizeof(*op.verdicts));
+	if (op.verdicts == NULL) {
+		rv = A17_ENOMEM;
 		goto out;
 	}
-	log_info("request %s issued by %s to %zu members", reqid, coord, op.n);
+	if ((rv = store_writer_run(b->wr, apply_issue, &op)) != 0) {
+		snprintf(err, errlen, "storing the request: %s",
+		    a17_strerror(rv));
+		goto out;
+	}
+
+	r->issued = calloc(1, sizeof(*r->issued));
+	if (r->issued != NULL) {
+		art17__issue_result__init(r->issued);
+		r->issued->request_id = strdup(op.n_included ? reqid : "");
+		r->issued->included = calloc(op.n, sizeof(void *));
+		r->issued->excluded = calloc(op.n, sizeof(void *));
+		for (size_t i = 0; r->issued->included &&
+		     r->issued->excluded && i < op.n;
+		     i++) {
+			reg_verdict *v = &op.verdicts[i];
+			Art17__CopyStatus *c;
+			char why[512];
+
+			snprintf(why, sizeof(why), "%s: %s",
+			    gate_reason_code(v->reason),
+			    gate_reason_text(v->reason));
+			c = copy_status_new(op.ids[i], v->allow ? op.seqs[i] : 0,
+			    v->allow ? ART17__DELIVERY_STATE__DS_QUEUED
+				     : ART17__DELIVERY_STATE__DS_UNSPECIFIED,
+			    req.issued_ms, why);
+			if (c == NULL)
+				break;
+			if (v->allow)
+				r->issued->included[r->issued->n_included++] = c;
+			else
+				r->issued->excluded[r->issued->n_excluded++] = c;
+		}
+	}
+	if (op.n_included == 0) {
+		snprintf(err, errlen,
+		    "nobody is eligible: no member may receive this %s (see "
+		    "the excluded list); nothing was sent",
+		    in->kind == ART17__ITEM_KIND__KIND_COOPERATION_REQUEST
+			? "cooperation request"
+			: "information share");
+		rv = A17_EDENIED;
+		goto out;
+	}
+	log_info("request %s issued by %s to %zu of %zu members", reqid, coord,
+	    op.n_included, op.n);
 
 	/* the copies are durable: make them visible and wake held polls */
 	pthread_mutex_lock(&b->mtx);
 	for (size_t i = 0; i < op.n; i++) {
 		member *m = b->members[op.nos[i]];
 
-		if (m->last_seq < op.seqs[i])
+		if (op.verdicts[i].allow && m->last_seq < op.seqs[i])
 			m->last_seq = op.seqs[i];
 	}
 	pthread_mutex_unlock(&b->mtx);
 	net_kick_members(b, op.nos, op.n);
-
-	r->issued = calloc(1, sizeof(*r->issued));
-	if (r->issued != NULL) {
-		art17__issue_result__init(r->issued);
-		r->issued->request_id = strdup(reqid);
-		r->issued->included = calloc(op.n, sizeof(void *));
-		for (size_t i = 0; r->issued->included && i < op.n; i++) {
-			Art17__CopyStatus *c = calloc(1, sizeof(*c));
-
-			if (c == NULL)
-				break;
-			art17__copy_status__init(c);
-			c->member_id = strdup(op.ids[i]);
-			c->seq = op.seqs[i];
-			c->state = ART17__DELIVERY_STATE__DS_QUEUED;
-			c->queued_ms = req.issued_ms;
-			r->issued->included[r->issued->n_included++] = c;
-		}
-	}
 out:
+	free(op.verdicts);
 	free(bbuf);
 	free(env);
 	free(op.nos);
@@ -583,6 +671,18 @@ reply_fini(Art17__AdminReply *r)
 	for (size_t i = 0; i < r->n_members; i++)
 		art17__member_record__free_unpacked(r->members[i], NULL);
 	free(r->members);
+	reg_consent_free(r->consents, r->n_consents);
+	if (r->consent_in_force)
+		art17__consent_record__free_unpacked(r->consent_in_force,
+		    NULL);
+	for (size_t i = 0; i < r->n_incidents; i++)
+		art17__incident_record__free_unpacked(r->incidents[i], NULL);
+	free(r->incidents);
+	for (size_t i = 0; i < r->n_audit; i++)
+		art17__audit_record__free_unpacked(r->audit[i], NULL);
+	free(r->audit);
+	if (r->info != protobuf_c_empty_string)
+		free(r->info);
 	for (size_t i = 0; i < r->n_requests; i++)
 		art17__request_record__free_unpacked(r->requests[i], NULL);
 	free(r->requests);
@@ -597,9 +697,16 @@ reply_fini(Art17__AdminReply *r)
 	if (r->issued) {
 		for (size_t i = 0; i < r->issued->n_included; i++) {
 			free(r->issued->included[i]->member_id);
+			free(r->issued->included[i]->reason);
 			free(r->issued->included[i]);
 		}
 		free(r->issued->included);
+		for (size_t i = 0; i < r->issued->n_excluded; i++) {
+			free(r->issued->excluded[i]->member_id);
+			free(r->issued->excluded[i]->reason);
+			free(r->issued->excluded[i]);
+		}
+		free(r->issued->excluded);
 		free(r->issued->request_id);
 		free(r->issued);
 	}
@@ -639,7 +746,7 @@ serve_one(broker *b, nng_msg *msg)
 	a = wm.body->admin;
 	switch (a->op_case) {
 	case ART17__ADMIN_REQUEST__OP_MEMBER_ADD:
-		rv = db_member_add(b, a->member_add, err, sizeof(err));
+		rv = db_member_add(b, a->member_add, coord, err, sizeof(err));
 		if (rv != 0)
 			reply_error(&r, rv, "A17-E0310", err);
 		else
@@ -675,6 +782,22 @@ serve_one(broker *b, nng_msg *msg)
 	case ART17__ADMIN_REQUEST__OP_REQUEST_LIST:
 		if ((rv = request_list(b, &r)) != 0)
 			reply_error(&r, rv, "A17-E0322", NULL);
+		break;
+	case ART17__ADMIN_REQUEST__OP_CONSENT_GRANT:
+	case ART17__ADMIN_REQUEST__OP_CONSENT_REVOKE:
+	case ART17__ADMIN_REQUEST__OP_CONSENT_SHOW:
+	case ART17__ADMIN_REQUEST__OP_INCIDENT_DECLARE:
+	case ART17__ADMIN_REQUEST__OP_INCIDENT_FLAG:
+	case ART17__ADMIN_REQUEST__OP_INCIDENT_CONFIRM:
+	case ART17__ADMIN_REQUEST__OP_INCIDENT_UNFLAG:
+	case ART17__ADMIN_REQUEST__OP_INCIDENT_CLOSE:
+	case ART17__ADMIN_REQUEST__OP_INCIDENT_LIST:
+	case ART17__ADMIN_REQUEST__OP_INCIDENT_SHOW:
+	case ART17__ADMIN_REQUEST__OP_AUDIT_VERIFY:
+	case ART17__ADMIN_REQUEST__OP_AUDIT_SHOW:
+		rv = inc_admin(b, coord, a, &r, err, sizeof(err));
+		if (rv != 0)
+			reply_error(&r, rv, "A17-E0330", err);
 		break;
 	default:
 		reply_error(&r, A17_EINVAL, "A17-W0303", "unknown command");

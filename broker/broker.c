@@ -63,6 +63,8 @@ main(int argc, char **argv)
 	    {"crl", required_argument, NULL, 'C'},
 	    {"nosync", no_argument, NULL, 'N'},
 	    {"syslog", no_argument, NULL, 'S'},
+	    {"flag-quorum", required_argument, NULL, 'Q'},
+	    {"confirm-window", required_argument, NULL, 'W'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -80,6 +82,8 @@ main(int argc, char **argv)
 	b->cfg.keepalive_ms = 30000;
 	b->cfg.batch_max = 4096;
 	b->cfg.batch_wait_us = 1000;
+	b->cfg.flag_quorum = 1;
+	b->cfg.confirm_window_ms = 15 * 60 * 1000;
 
 	while ((c = getopt_long(argc, argv, "d:p:l:vhV", opts, NULL)) != -1) {
 		switch (c) {
@@ -106,6 +110,22 @@ main(int argc, char **argv)
 			break;
 		case 'C':
 			b->cfg.crlfile = optarg;
+			break;
+		case 'Q':
+			b->cfg.flag_quorum = atoi(optarg);
+			if (b->cfg.flag_quorum != 1 && b->cfg.flag_quorum != 2) {
+				fprintf(stderr, "art17-broker: --flag-quorum "
+				    "must be 1 or 2\n");
+				return 2;
+			}
+			break;
+		case 'W':
+			b->cfg.confirm_window_ms = atoi(optarg) * 1000;
+			if (b->cfg.confirm_window_ms <= 0) {
+				fprintf(stderr, "art17-broker: --confirm-window "
+				    "must be a positive number of seconds\n");
+				return 2;
+			}
 			break;
 		case 'N':
 			b->cfg.nosync = 1;

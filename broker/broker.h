@@ -27,6 +27,9 @@ enum {
 	DB_REQIDS,     /* str request_id -> u64 request_no */
 	DB_DELIVERIES, /* u32 member_no, u64 seq -> DeliveryRecord */
 	DB_BYCOPY,     /* u64 request_no, u32 member_no -> u64 seq */
+	DB_CONSENT,    /* u32 member_no, u64 no -> ConsentRecord (history) */
+	DB_INCIDENTS,  /* str incident_id -> IncidentRecord */
+	DB_AUDIT,      /* u64 seq -> AuditRecord (hash-chained) */
 	DB_COUNT
 };
 
@@ -60,6 +63,8 @@ typedef struct broker_cfg {
 	unsigned batch_max;
 	unsigned batch_wait_us;
 	const char *crlfile;
+	int flag_quorum;        /* 1, or 2 for the two-person rule */
+	int confirm_window_ms;  /* how long a flag waits for confirmation */
 } broker_cfg;
 
 typedef struct broker {
@@ -88,11 +93,74 @@ extern broker a17b;
 /* db.c */
 int db_open(broker *b);
 int db_load(broker *b);
-int db_member_add(broker *b, Art17__MemberRecord *rec, char *err,
-                  size_t errlen);
+int db_member_add(broker *b, Art17__MemberRecord *rec, const char *by,
+    char *err, size_t errlen);
 member *db_member_by_id(broker *b, const char *id);
 member *db_member_by_keyid(broker *b, const uint8_t *kid);
 int db_delivery_key(store_key *k, uint32_t member_no, uint64_t seq);
+
+/* audit.c: append-only, SHA-256 hash-chained, inside the caller's txn */
+int audit_append(store_txn *t, const char *actor, const char *action,
+    const char *subject, int exercise, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+/*
+ * Walks the whole log. Returns 0 and *bad = 0 when intact; else *bad is
+ * the first bad entry's seq and detail says what is wrong.
+ */
+int audit_verify(store *s, uint64_t *count, uint64_t *bad, char *detail,
+    size_t dlen);
+
+/* registry.c: incidents, consent, and the gate applied to stored copies */
+int reg_incident_get(store_txn *t, const char *id,
+    Art17__IncidentRecord **out);
+int reg_incident_put(store_txn *t, const Art17__IncidentRecord *r);
+int reg_consent_history(store_txn *t, uint32_t member_no,
+    Art17__ConsentRecord ***hist, size_t *n);
+void reg_consent_free(Art17__ConsentRecord **hist, size_t n);
+
+/* The gate's verdict for one copy, with its ground filled in. */
+typedef struct reg_verdict {
+	int allow;
+	int reason;              /* gate_reason */
+	Art17__GroundKind ground;
+	char consent_ref[256];
+	int64_t declared_ms;
+} reg_verdict;
+int reg_gate(store_txn *t, Art17__ItemKind kind, const char *incident_id,
+    int exercise, uint32_t member_no, int64_t now, reg_verdict *v);
+
+/*
+ * Withdraws every queued copy (of member_no, or of every member when
+ * member_no is UINT32_MAX; of requests naming incident_id, or all when
+ * NULL) whose gate no longer holds. Audits each.
+ */
+int reg_regate(store_txn *t, broker *b, const char *incident_id,
+    uint32_t member_no, int64_t now, size_t *n_withdrawn);
+
+int reg_put_delivery(store_txn *t, uint32_t member_no, uint64_t seq,
+    const Art17__DeliveryRecord *d);
+
+/* incident.c: coordinator (and agent) operations on incidents, consent
+ * and the audit log. Each fills info with a one-line outcome. */
+int inc_consent_change(broker *b, const char *member_id, int grant,
+    const char *ref, const char *by, Art17__ConsentVia via, char *info,
+    size_t ilen);
+int inc_admin(broker *b, const char *coord, Art17__AdminRequest *a,
+    Art17__AdminReply *r, char *err, size_t errlen);
+/* A consent change as a writer op (agents' changes go through it). */
+typedef struct consent_op {
+	uint32_t no;
+	const char *member_id;
+	int grant;
+	const char *ref;
+	const char *by;
+	Art17__ConsentVia via;
+	int64_t now;
+	size_t withdrawn;
+} consent_op;
+int inc_apply_consent(store_txn *t, void *arg);
+/* Records flags that expired; run periodically. */
+void inc_sweep(broker *b);
 
 /* net.c */
 int net_start(broker *b);

@@ -20,6 +20,9 @@ static const char *const db_names[DB_COUNT] = {
     [DB_REQIDS] = "reqids",
     [DB_DELIVERIES] = "deliveries",
     [DB_BYCOPY] = "bycopy",
+    [DB_CONSENT] = "consent",
+    [DB_INCIDENTS] = "incidents",
+    [DB_AUDIT] = "audit",
 };
 
 static int
@@ -193,6 +196,9 @@ out:
 
 struct member_add_op {
 	Art17__MemberRecord *rec;
+	const char *by;
+	char *err;
+	size_t errlen;
 };
 
 static int
@@ -204,6 +210,41 @@ apply_member_add(store_txn *t, void *arg)
 	store_key k;
 	int rv;
 
+	/* RULES Q5: one department of an organisation at most */
+	if (op->rec->entity == ART17__ENTITY__ENTITY_DEPARTMENT) {
+		store_iter it;
+		MDB_val ik, iv;
+
+		if ((rv = store_iter_begin(t, DB_MEMBERS, NULL, 0, &it)) != 0)
+			return rv;
+		while ((rv = store_iter_next(&it, &ik, &iv)) == 1) {
+			Art17__MemberRecord *o;
+			int clash;
+
+			o = art17__member_record__unpack(NULL, iv.mv_size,
+			    iv.mv_data);
+			if (o == NULL)
+				continue;
+			clash = o->parent_org != NULL &&
+			    strcmp(o->parent_org, op->rec->parent_org) == 0;
+			if (clash)
+				snprintf(op->err, op->errlen,
+				    "member %s: organisation \"%s\" already has "
+				    "a department registered (member %s); only "
+				    "one department of an organisation may be a "
+				    "member (RULES Q5)",
+				    op->rec->member_id, op->rec->parent_org,
+				    o->member_id);
+			art17__member_record__free_unpacked(o, NULL);
+			if (clash) {
+				store_iter_end(&it);
+				return A17_EEXIST;
+			}
+		}
+		store_iter_end(&it);
+		if (rv < 0)
+			return rv;
+	}
 	len = art17__member_record__get_packed_size(op->rec);
 	if ((buf = malloc(len ? len : 1)) == NULL)
 		return A17_ENOMEM;
@@ -212,7 +253,13 @@ apply_member_add(store_txn *t, void *arg)
 	store_key_u32(&k, op->rec->member_no);
 	rv = store_put(t, DB_MEMBERS, &k, buf, len);
 	free(buf);
-	return rv;
+	audit_append(t, op->by, "member.add", op->rec->member_id, 0,
+	    "member %s \"%s\" registered (class %d, category %d, entity %d, "
+	    "parent \"%s\", mutual-aid %s, POC \"%s\")",
+	    op->rec->member_id, op->rec->name, op->rec->member_class,
+	    op->rec->category, op->rec->entity, op->rec->parent_org,
+	    op->rec->mutual_aid ? "yes" : "no", op->rec->poc);
+	return t->rv;
 }
 
 static int
@@ -231,7 +278,8 @@ valid_id(const char *s)
 }
 
 int
-db_member_add(broker *b, Art17__MemberRecord *rec, char *err, size_t errlen)
+db_member_add(broker *b, Art17__MemberRecord *rec, const char *by, char *err,
+    size_t errlen)
 {
 	struct member_add_op op;
 	a17_key *k = NULL;
@@ -247,6 +295,22 @@ db_member_add(broker *b, Art17__MemberRecord *rec, char *err, size_t errlen)
 	if (rec->name == NULL || rec->name[0] == '\0') {
 		snprintf(err, errlen, "member %s: a name is required",
 		         rec->member_id);
+		return A17_EINVAL;
+	}
+	if (rec->entity == ART17__ENTITY__ENTITY_INDIVIDUAL) {
+		snprintf(err, errlen,
+		    "member %s: an individual cannot be a member; members are "
+		    "organisations, unincorporated groups, or one department "
+		    "of an organisation (RULES Q4)",
+		    rec->member_id);
+		return A17_EDENIED;
+	}
+	if (rec->entity == ART17__ENTITY__ENTITY_DEPARTMENT &&
+	    (rec->parent_org == NULL || rec->parent_org[0] == '\0')) {
+		snprintf(err, errlen,
+		    "member %s: a department must name its organisation "
+		    "(--parent)",
+		    rec->member_id);
 		return A17_EINVAL;
 	}
 	if (rec->id_pub.len != A17_PUBKEY_LEN ||

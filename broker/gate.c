@@ -136,6 +136,8 @@ gate_flag_at(const Art17__FlagState *f, int64_t now)
 		return GATE_FLAG_NEVER;
 	if (f->pending)
 		return GATE_FLAG_PENDING;
+	if (f->expired)
+		return GATE_FLAG_EXPIRED;
 	if (!f->active)
 		return GATE_FLAG_LIFTED;
 	if (f->expires_ms != 0 && now >= f->expires_ms)

@@ -20,6 +20,7 @@
 #include <nng/supplemental/tls/tls.h>
 
 #include "broker.h"
+#include "gate.h"
 #include "err.h"
 #include "log.h"
 #include "wire.h"
@@ -27,6 +28,7 @@
 #define RECV_MIN       8  /* contexts kept receiving */
 #define RECV_MAX       64 /* more than this go idle after a send */
 #define DELIVER_MAX    64 /* copies per Deliver */
+#define WITHDRAWN_MAX  256 /* withdrawn seqs reported per Deliver */
 #define NONCE_LEN      32
 #define NONCE_TTL_MS   30000
 #define TIME_WINDOW_MS (5 * 60 * 1000)
@@ -53,8 +55,11 @@ typedef struct hctx {
 	/* deliver op */
 	copy_out copies[DELIVER_MAX];
 	size_t n_copies;
+	uint64_t withdrawn[WITHDRAWN_MAX]; /* seqs the agent skips */
+	size_t n_withdrawn;
 	/* receipt op: the opened message lives until the op is done */
 	wire_msg wm;
+	void *aux; /* op-specific state (consent_op) */
 	Art17__ReceiptBatch *rb;
 	uint8_t *raw;
 	size_t raw_len;
@@ -206,6 +211,8 @@ send_deliver(hctx *h)
 	dl.n_copies = h->n_copies;
 	dl.copies = cpp;
 	dl.cursor = last;
+	dl.n_withdrawn = h->n_withdrawn;
+	dl.withdrawn = h->withdrawn;
 	body.hdr = &hdr;
 	body.payload_case = ART17__BODY__PAYLOAD_DELIVER;
 	body.deliver = &dl;
@@ -228,6 +235,7 @@ apply_deliver(store_txn *t, void *arg)
 	int64_t now = wire_now_ms();
 
 	copies_clear(h);
+	h->n_withdrawn = 0;
 	store_key_init(&p);
 	store_key_u32(&p, h->m->no);
 	db_delivery_key(&from, h->m->no, h->cursor + 1);
@@ -242,6 +250,9 @@ apply_deliver(store_txn *t, void *arg)
 		MDB_val rv_;
 		copy_out *c;
 		uint64_t seq = store_get_u64((const uint8_t *)k.mv_data + 4);
+		Art17__Ground ng = ART17__GROUND__INIT, *saved_ground;
+		reg_verdict vd;
+		int first;
 
 		d = art17__delivery_record__unpack(NULL, v.mv_size, v.mv_data);
 		if (d == NULL) {
@@ -249,6 +260,7 @@ apply_deliver(store_txn *t, void *arg)
 			break;
 		}
 		if (d->state == ART17__DELIVERY_STATE__DS_WITHDRAWN) {
+			h->withdrawn[h->n_withdrawn++] = seq;
 			art17__delivery_record__free_unpacked(d, NULL);
 			continue;
 		}
@@ -266,19 +278,57 @@ apply_deliver(store_txn *t, void *arg)
 			rv = A17_ECORRUPT;
 			break;
 		}
+		first = d->state == ART17__DELIVERY_STATE__DS_QUEUED ||
+		    (d->state == ART17__DELIVERY_STATE__DS_OVERDUE &&
+			d->delivered_ms == 0);
+		saved_ground = d->ground;
+		if (first) {
+			/* Invariant 1: the gate holds at the moment of
+			 * delivery, or the copy is withdrawn, never sent. */
+			if ((rv = reg_gate(t, r->kind, r->incident_id,
+				 r->exercise, h->m->no, now, &vd)) != 0) {
+				art17__request_record__free_unpacked(r, NULL);
+				art17__delivery_record__free_unpacked(d, NULL);
+				break;
+			}
+			if (!vd.allow) {
+				char *old = d->reason;
+
+				d->state = ART17__DELIVERY_STATE__DS_WITHDRAWN;
+				d->reason = (char *)gate_reason_code(vd.reason);
+				reg_put_delivery(t, h->m->no, seq, d);
+				d->reason = old;
+				audit_append(t, "broker", "copy.withdraw",
+				    h->m->id, r->exercise,
+				    "request %s seq %llu withdrawn at delivery: "
+				    "%s (%s)",
+				    r->request_id, (unsigned long long)seq,
+				    gate_reason_code(vd.reason),
+				    gate_reason_text(vd.reason));
+				h->withdrawn[h->n_withdrawn++] = seq;
+				art17__request_record__free_unpacked(r, NULL);
+				art17__delivery_record__free_unpacked(d, NULL);
+				continue;
+			}
+			ng.kind = vd.ground;
+			ng.incident_id = r->incident_id;
+			ng.declared_ms = vd.declared_ms;
+			ng.consent_ref = vd.consent_ref;
+			d->ground = &ng;
+		}
 		c = &h->copies[h->n_copies];
 		c->seq = seq;
 		c->env_len = r->envelope.len;
 		c->env = malloc(c->env_len ? c->env_len : 1);
 		c->ground = NULL;
 		if (c->env == NULL) {
+			d->ground = saved_ground;
 			art17__request_record__free_unpacked(r, NULL);
 			art17__delivery_record__free_unpacked(d, NULL);
 			rv = A17_ENOMEM;
 			break;
 		}
 		memcpy(c->env, r->envelope.data, c->env_len);
-		art17__request_record__free_unpacked(r, NULL);
 		if (d->ground != NULL) {
 			uint8_t gb[512];
 			size_t gl = art17__ground__get_packed_size(d->ground);
@@ -289,24 +339,21 @@ apply_deliver(store_txn *t, void *arg)
 			}
 		}
 		h->n_copies++;
-		if (d->state == ART17__DELIVERY_STATE__DS_QUEUED) {
-			uint8_t *buf;
-			size_t len;
-
+		if (first) {
 			d->state = ART17__DELIVERY_STATE__DS_DELIVERED;
 			d->delivered_ms = now;
 			d->deliveries++;
-			len = art17__delivery_record__get_packed_size(d);
-			if ((buf = malloc(len)) == NULL) {
-				art17__delivery_record__free_unpacked(d, NULL);
-				rv = A17_ENOMEM;
-				break;
-			}
-			art17__delivery_record__pack(d, buf);
-			store_put_raw(t, DB_DELIVERIES, k.mv_data, k.mv_size,
-			              buf, len, 0);
-			free(buf);
+			reg_put_delivery(t, h->m->no, seq, d);
+			audit_append(t, "broker", "copy.deliver", h->m->id,
+			    r->exercise,
+			    "request %s seq %llu delivered on ground %s%s%s",
+			    r->request_id, (unsigned long long)seq,
+			    gate_reason_code(vd.reason),
+			    vd.consent_ref[0] ? ", consent " : "",
+			    vd.consent_ref);
 		}
+		d->ground = saved_ground;
+		art17__request_record__free_unpacked(r, NULL);
 		art17__delivery_record__free_unpacked(d, NULL);
 		rv = 0;
 	}
@@ -348,6 +395,7 @@ static void
 release_empty(hctx *h)
 {
 	h->n_copies = 0;
+	h->n_withdrawn = 0;
 	send_deliver(h);
 }
 
@@ -426,6 +474,9 @@ apply_receipt(store_txn *t, void *arg)
 			art17__delivery_record__pack(d, buf);
 			store_put(t, DB_DELIVERIES, &k, buf, len);
 			free(buf);
+			audit_append(t, h->m->id, "copy.ack", h->m->id, 0,
+			    "signed receipt for request %s seq %llu stored",
+			    d->request_id, (unsigned long long)it->seq);
 			/* not owned by d: do not let free_unpacked free it */
 			d->receipt_env.data = NULL;
 			d->receipt_env.len = 0;
@@ -482,6 +533,99 @@ out:
 	h->raw = NULL;
 	h->rb = NULL;
 	wire_msg_fini(&h->wm);
+}
+
+/* ------------------------------------------------ accept and consent */
+
+static int
+apply_accept(store_txn *t, void *arg)
+{
+	hctx *h = arg;
+	Art17__Accept *ac = h->wm.body->accept;
+	Art17__DeliveryRecord *d;
+	store_key k;
+	MDB_val v;
+
+	db_delivery_key(&k, h->m->no, ac->seq);
+	if (store_get(t, DB_DELIVERIES, &k, &v) != 0)
+		return A17_ENOTFOUND;
+	d = art17__delivery_record__unpack(NULL, v.mv_size, v.mv_data);
+	if (d == NULL)
+		return A17_ECORRUPT;
+	if (ac->request_id == NULL || strcmp(d->request_id, ac->request_id) ||
+	    d->delivered_ms == 0 ||
+	    d->state == ART17__DELIVERY_STATE__DS_WITHDRAWN) {
+		art17__delivery_record__free_unpacked(d, NULL);
+		return A17_ENOTFOUND;
+	}
+	if (d->accepted_ms == 0) {
+		d->accepted_ms = ac->accepted_ms ? ac->accepted_ms
+						 : wire_now_ms();
+		if (d->state != ART17__DELIVERY_STATE__DS_ANSWERED)
+			d->state = ART17__DELIVERY_STATE__DS_ACCEPTED;
+		if (d->acked_ms == 0)
+			d->acked_ms = d->accepted_ms;
+		reg_put_delivery(t, h->m->no, ac->seq, d);
+		audit_append(t, h->m->id, "copy.accept", h->m->id, 0,
+		    "request %s seq %llu accepted by %s at the member",
+		    d->request_id, (unsigned long long)ac->seq,
+		    ac->person ? ac->person : "?");
+	}
+	art17__delivery_record__free_unpacked(d, NULL);
+	return t->rv;
+}
+
+static void
+send_ack(hctx *h, const char *ref)
+{
+	Art17__Body body = ART17__BODY__INIT;
+	Art17__Header hdr;
+	Art17__Ack ack = ART17__ACK__INIT;
+	uint8_t id[WIRE_MSGID_LEN];
+
+	wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_ACK, "broker", 0);
+	ack.ref = (char *)(ref ? ref : "");
+	body.hdr = &hdr;
+	body.payload_case = ART17__BODY__PAYLOAD_ACK;
+	body.ack = &ack;
+	send_body(h, &body, 0);
+}
+
+static void
+done_agent_op(void *arg, int rv)
+{
+	hctx *h = arg;
+	const char *ref = "";
+
+	if (h->wm.body->payload_case == ART17__BODY__PAYLOAD_ACCEPT)
+		ref = h->wm.body->accept->request_id;
+	else if (h->wm.body->payload_case == ART17__BODY__PAYLOAD_CONSENT)
+		ref = h->wm.body->consent->reference;
+	if (rv == A17_ENOTFOUND) {
+		log_reject("A17-W0112", "%s: accept for a copy not delivered "
+		    "to it", h->m->id);
+		send_error(h, ART17__ERR_CODE__ERR_NOT_ADDRESSED, "A17-W0112",
+		    "no such copy delivered to the sender");
+	} else if (rv != 0) {
+		send_error(h, ART17__ERR_CODE__ERR_INTERNAL, "A17-E0204",
+		    a17_strerror(rv));
+	} else {
+		send_ack(h, ref);
+	}
+	free(h->aux);
+	h->aux = NULL;
+	wire_msg_fini(&h->wm);
+}
+
+typedef struct consent_wrap {
+	consent_op co; /* first: the op's arg is also a consent_op */
+	hctx *h;
+} consent_wrap;
+
+static void
+done_consent(void *arg, int rv)
+{
+	done_agent_op(((consent_wrap *)arg)->h, rv);
 }
 
 /* ------------------------------------------------------------ handling */
@@ -753,6 +897,78 @@ handle(hctx *h, nng_msg *msg)
 		return;
 	}
 
+	case ART17__BODY__PAYLOAD_ACCEPT:
+	case ART17__BODY__PAYLOAD_CONSENT: {
+		pthread_mutex_lock(&b->mtx);
+		s = session_find(b, pipe);
+		rv = (s != NULL && s->bound && s->m == m);
+		pthread_mutex_unlock(&b->mtx);
+		if (!rv) {
+			log_reject("A17-W0110", "%s: pipe %u not authenticated",
+			    m->id, pipe);
+			send_error(h, ART17__ERR_CODE__ERR_NOT_AUTHENTICATED,
+			    "A17-W0110", "say hello first");
+			break;
+		}
+		if (bd->payload_case == ART17__BODY__PAYLOAD_CONSENT) {
+			Art17__ConsentChange *cc = bd->consent;
+			consent_wrap *cw;
+			consent_op *co;
+
+			/* a member acts for itself only */
+			if (cc->member_id == NULL ||
+			    strcmp(cc->member_id, m->id) != 0) {
+				log_reject("A17-W0114", "%s: consent change for "
+				    "member '%s'", m->id, cc->member_id);
+				send_error(h, ART17__ERR_CODE__ERR_NOT_ADDRESSED,
+				    "A17-W0114",
+				    "an agent may change only its own "
+				    "member's consent");
+				break;
+			}
+			if (cc->reference == NULL || cc->reference[0] == '\0') {
+				send_error(h, ART17__ERR_CODE__ERR_INVALID,
+				    "A17-W0115", "a consent reference is "
+				    "required");
+				break;
+			}
+			if ((cw = calloc(1, sizeof(*cw))) == NULL) {
+				send_error(h, ART17__ERR_CODE__ERR_INTERNAL,
+				    "A17-E0203", "out of memory");
+				break;
+			}
+			h->wm = wm;
+			memset(&wm, 0, sizeof(wm));
+			wmp = &h->wm;
+			cc = h->wm.body->consent;
+			co = &cw->co;
+			cw->h = h;
+			co->no = m->no;
+			co->member_id = m->id;
+			co->grant = cc->grant;
+			co->ref = cc->reference;
+			co->by = m->id;
+			co->via = ART17__CONSENT_VIA__VIA_AGENT;
+			co->now = now;
+			h->aux = cw;
+			h->op.apply = inc_apply_consent;
+			h->op.done = done_consent;
+			h->op.arg = cw;
+		} else {
+			h->wm = wm;
+			memset(&wm, 0, sizeof(wm));
+			wmp = &h->wm;
+			h->op.apply = apply_accept;
+			h->op.done = done_agent_op;
+			h->op.arg = h;
+		}
+		h->m = m;
+		h->state = HC_BUSY;
+		if (store_writer_submit(b->wr, &h->op) != 0)
+			done_agent_op(h, A17_ECLOSED);
+		return;
+	}
+
 	default:
 		log_reject("A17-W0113", "%s: unexpected message kind %d", m->id,
 		           bd->hdr->kind);
@@ -878,9 +1094,16 @@ sweeper_main(void *arg)
 {
 	broker *b = arg;
 
+	int64_t last_sweep = 0;
+
 	while (!b->stopping) {
 		int64_t now = wire_now_ms();
 		hctx *rel = NULL;
+
+		if (now - last_sweep >= 1000) {
+			inc_sweep(b);
+			last_sweep = now;
+		}
 
 		pthread_mutex_lock(&b->mtx);
 		for (uint32_t i = 0; i < b->n_members; i++) {

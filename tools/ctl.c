@@ -7,8 +7,9 @@
  * validated here before anything is sent, so a typo never reaches the
  * broker. See docs/art17ctl.md.
  *
- * Exit codes: 0 ok, 1 refused by the broker, 2 usage error, 3 cannot reach
- * the broker or local setup error, 4 not found, 5 wait timed out.
+ * Exit codes: 0 ok, 1 refused by the broker (or the audit log is broken),
+ * 2 usage error, 3 cannot reach the broker or local setup error, 4 not
+ * found, 5 wait timed out.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -64,6 +65,8 @@ struct ctl {
 	nng_socket sock;
 	bool open;
 	char url[PATH_MAX + 16];
+	/* called with a refusing AdminReply before its error line is printed */
+	void (*on_refusal)(const Art17__AdminReply *r);
 };
 
 /* ------------------------------------------------------------ messages */
@@ -110,13 +113,27 @@ static const char usage_main[] =
     "The coordinator's client for the art17 broker's admin socket.\n"
     "\n"
     "Commands:\n"
-    "  member add      register a member and its identity key\n"
-    "  member list     list registered members\n"
-    "  member show ID  show one member\n"
-    "  request issue   issue a cooperation request or an information share\n"
-    "  request status  show the delivery state of every copy of a request\n"
-    "  request list    list issued requests\n"
-    "  help [COMMAND]  show help for a command\n"
+    "  member add          register a member and its identity key\n"
+    "  member list         list registered members\n"
+    "  member show ID      show one member\n"
+    "  consent grant M     record a member's written consent\n"
+    "  consent revoke M    record the withdrawal of a member's consent\n"
+    "  consent show M      a member's consent history and what is in force\n"
+    "  incident declare    declare an incident (or an exercise)\n"
+    "  incident flag ID    set or renew the large-scale flag\n"
+    "  incident confirm ID confirm a flag (second coordinator)\n"
+    "  incident unflag ID  lift the large-scale flag\n"
+    "  incident close ID   close an incident\n"
+    "  incident list       list incidents\n"
+    "  incident show ID    show one incident and its flag\n"
+    "  request issue       issue a cooperation request or an information "
+    "share\n"
+    "  request status ID   show the delivery state of every copy of a "
+    "request\n"
+    "  request list        list issued requests\n"
+    "  audit verify        check the audit log's hash chain\n"
+    "  audit show          show audit log entries\n"
+    "  help [COMMAND]      show help for a command\n"
     "\n"
     "Global options (before COMMAND):\n"
     "  -d, --data DIR          broker data directory (admin.sock lives "
@@ -134,7 +151,7 @@ static const char usage_main[] =
     "\n"
     "Exit codes:\n"
     "  0  success\n"
-    "  1  refused by the broker\n"
+    "  1  refused by the broker; audit verify: the audit log is broken\n"
     "  2  usage error\n"
     "  3  cannot reach the broker, or local setup error (key file, input "
     "file)\n"
@@ -147,16 +164,21 @@ static const char usage_member_add[] =
     "           [--category national-gov|local-gov|critical-infra|"
     "edu-research|\n"
     "                       cyber-vendor|other]\n"
+    "           [--entity organisation|department|individual]\n"
     "           [--mutual-aid] [--parent ORG] [--poc POC]\n"
     "\n"
     "Registers a member. --key is the member's Ed25519 identity public key\n"
-    "(PEM). Defaults: --class general, --category other.\n";
+    "(PEM). Defaults: --class general, --category other, --entity\n"
+    "organisation. A department needs --parent, the organisation it belongs\n"
+    "to; the broker admits one department per organisation and refuses an\n"
+    "individual (an individual cannot be a member).\n";
 
 static const char usage_member_list[] =
     "Usage: art17ctl member list [--json]\n"
     "\n"
-    "Lists registered members: id, name, class, category, mutual aid and\n"
-    "the key id (first 8 bytes of SHA-256 of the identity key, hex).\n";
+    "Lists registered members: id, name, entity, parent organisation,\n"
+    "class, category, mutual aid and the key id (first 8 bytes of SHA-256\n"
+    "of the identity key, hex).\n";
 
 static const char usage_member_show[] =
     "Usage: art17ctl member show ID [--json]\n"
@@ -178,21 +200,105 @@ static const char usage_request_issue[] =
     "cooperation\n"
     "and none for share. DURATION is a number with a unit s, m, h or d\n"
     "(30m, 2h, 3d). Without --to every registered member is addressed.\n"
-    "Prints the request id and, per member, whether it was included or\n"
-    "excluded and why.\n";
+    "Prints the request id, then the included members and, under\n"
+    "\"excluded:\", every member left out and why. If the broker refuses the\n"
+    "whole request (no member may receive it), the excluded members and\n"
+    "their reasons go to stderr before the error, and the exit code is 1.\n";
 
 static const char usage_request_status[] =
     "Usage: art17ctl request status ID [--json] [--wait-acked SECONDS]\n"
     "\n"
     "Shows every copy of request ID: member, sequence, state, queued,\n"
-    "delivered and acked times (UTC) and reason. With --wait-acked, asks\n"
-    "again every 100 ms until every copy is acked, accepted, answered or\n"
-    "withdrawn; exits 5 if that has not happened within SECONDS.\n";
+    "delivered and acked times (UTC) and reason (why a copy was withdrawn),\n"
+    "then a count per state (\"5 copies: 2 acked, 1 withdrawn, 2 queued\").\n"
+    "With --wait-acked, asks again every 100 ms until every copy is acked,\n"
+    "accepted, answered or withdrawn; exits 5 if that has not happened\n"
+    "within SECONDS.\n";
 
 static const char usage_request_list[] =
     "Usage: art17ctl request list [--json]\n"
     "\n"
     "Lists issued requests.\n";
+
+static const char usage_consent_grant[] =
+    "Usage: art17ctl consent grant MEMBER --ref REF\n"
+    "\n"
+    "Records that MEMBER has consented in writing to cooperation requests\n"
+    "(Article 17(3)). REF is required: the written consent's id and date,\n"
+    "e.g. \"CSC-2026-041 2026-11-20\". It takes effect now.\n";
+
+static const char usage_consent_revoke[] =
+    "Usage: art17ctl consent revoke MEMBER --ref REF\n"
+    "\n"
+    "Records that MEMBER has withdrawn its consent. REF is required: the\n"
+    "written withdrawal's id and date. It takes effect now.\n";
+
+static const char usage_consent_show[] =
+    "Usage: art17ctl consent show MEMBER [--at TIME] [--json]\n"
+    "\n"
+    "Shows MEMBER's consent history (time, grant or revoke, reference, who\n"
+    "entered it, and whether via a coordinator or the member's agent), then\n"
+    "which consent was in force at TIME. TIME is ISO-8601 UTC, e.g.\n"
+    "2026-11-26T10:00:00Z, or \"now\" (the default).\n";
+
+static const char usage_incident_declare[] =
+    "Usage: art17ctl incident declare --title TITLE [--description TEXT]\n"
+    "           [--exercise] [--id ID]\n"
+    "\n"
+    "Declares an incident and prints its id (first line). Without --id the\n"
+    "broker assigns one. --exercise declares a drill: its requests are\n"
+    "marked EXERCISE and never mix with real ones.\n";
+
+static const char usage_incident_flag[] =
+    "Usage: art17ctl incident flag ID --reason TEXT --expires DURATION\n"
+    "\n"
+    "Sets the large-scale flag on incident ID, or renews it. --reason and\n"
+    "--expires are required; the flag expires DURATION from now (30m, 6h,\n"
+    "2d; at most 366d). A new flag stays pending until a second\n"
+    "coordinator runs \"incident confirm\" (two-person rule).\n";
+
+static const char usage_incident_confirm[] =
+    "Usage: art17ctl incident confirm ID\n"
+    "\n"
+    "Confirms the pending large-scale flag on incident ID. Must be run by a\n"
+    "coordinator other than the one who set it (two-person rule).\n";
+
+static const char usage_incident_unflag[] =
+    "Usage: art17ctl incident unflag ID [--reason TEXT]\n"
+    "\n"
+    "Lifts the large-scale flag on incident ID.\n";
+
+static const char usage_incident_close[] =
+    "Usage: art17ctl incident close ID\n"
+    "\n"
+    "Closes incident ID; no request can be issued on it afterwards.\n";
+
+static const char usage_incident_list[] =
+    "Usage: art17ctl incident list [--json]\n"
+    "\n"
+    "Lists incidents: id, EXERCISE marking, state (open or closed), flag,\n"
+    "declared at, declared by and title. The flag is one of: never, ACTIVE\n"
+    "until T, PENDING confirmation until T, lifted at T by X, expired at T.\n";
+
+static const char usage_incident_show[] =
+    "Usage: art17ctl incident show ID [--json]\n"
+    "\n"
+    "Shows one incident in full, with its large-scale flag.\n";
+
+static const char usage_audit_verify[] =
+    "Usage: art17ctl audit verify\n"
+    "\n"
+    "Asks the broker to check the audit log's hash chain. Prints \"audit log\n"
+    "intact: N entries\" and exits 0, or prints \"audit log BROKEN at entry\n"
+    "N: ...\" to stderr and exits 1.\n";
+
+static const char usage_audit_show[] =
+    "Usage: art17ctl audit show [--from N] [--limit N] [--json]\n"
+    "\n"
+    "Shows audit log entries from sequence number N on (default: the first),\n"
+    "at most --limit of them (default 0: all): seq, time, EXERCISE marking,\n"
+    "actor, action, subject, the first 12 hex digits of the entry's hash and\n"
+    "the detail. --json prints the full hashes.\n";
 
 struct helpent {
 	const char *name;
@@ -203,9 +309,21 @@ static const struct helpent helps[] = {
     {"member add", usage_member_add},
     {"member list", usage_member_list},
     {"member show", usage_member_show},
+    {"consent grant", usage_consent_grant},
+    {"consent revoke", usage_consent_revoke},
+    {"consent show", usage_consent_show},
+    {"incident declare", usage_incident_declare},
+    {"incident flag", usage_incident_flag},
+    {"incident confirm", usage_incident_confirm},
+    {"incident unflag", usage_incident_unflag},
+    {"incident close", usage_incident_close},
+    {"incident list", usage_incident_list},
+    {"incident show", usage_incident_show},
     {"request issue", usage_request_issue},
     {"request status", usage_request_status},
     {"request list", usage_request_list},
+    {"audit verify", usage_audit_verify},
+    {"audit show", usage_audit_show},
     {NULL, NULL},
 };
 
@@ -265,6 +383,19 @@ static const struct word w_category[] = {
     {"edu-research", ART17__CATEGORY__CAT_EDU_RESEARCH},
     {"cyber-vendor", ART17__CATEGORY__CAT_CYBER_VENDOR},
     {"other", ART17__CATEGORY__CAT_OTHER},
+    {NULL, 0},
+};
+
+static const struct word w_entity[] = {
+    {"organisation", ART17__ENTITY__ENTITY_ORGANISATION},
+    {"department", ART17__ENTITY__ENTITY_DEPARTMENT},
+    {"individual", ART17__ENTITY__ENTITY_INDIVIDUAL},
+    {NULL, 0},
+};
+
+static const struct word w_via[] = {
+    {"coordinator", ART17__CONSENT_VIA__VIA_COORDINATOR},
+    {"agent", ART17__CONSENT_VIA__VIA_AGENT},
     {NULL, 0},
 };
 
@@ -357,6 +488,15 @@ errcode_name(Art17__ErrCode c)
 	return ev != NULL ? ev->name : "ERR_UNKNOWN";
 }
 
+/* ENTITY_UNSPECIFIED is treated as an organisation, and shown as one. */
+static const char *
+entity_name(int v)
+{
+	return v == ART17__ENTITY__ENTITY_UNSPECIFIED
+	           ? "organisation"
+	           : word_name(w_entity, v);
+}
+
 /* ------------------------------------------------------------ checks */
 
 /* Member ids: 1..64 bytes of [A-Za-z0-9._-]. */
@@ -442,6 +582,99 @@ seconds_parse(const char *s, long lo, long hi, long *out)
 	return 0;
 }
 
+/* Parses a whole number in [0, max]. */
+static int
+uint_parse(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long n;
+
+	errno = 0;
+	if (s[0] < '0' || s[0] > '9')
+		return A17_EINVAL;
+	n = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || n > max)
+		return A17_EINVAL;
+	*out = n;
+	return 0;
+}
+
+/* Reads exactly n decimal digits. */
+static int
+digits_parse(const char *s, int n, int *out)
+{
+	int v = 0, i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return A17_EINVAL;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
+static int64_t
+days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+/*
+ * Parses an ISO-8601 UTC instant, 2026-11-26T10:00:00Z, optionally with
+ * up to three digits of fractional seconds (...:00.250Z), into Unix ms.
+ */
+static int
+iso_parse(const char *s, int64_t *ms)
+{
+	static const int mdays[12] = {31, 28, 31, 30, 31, 30,
+	                              31, 31, 30, 31, 30, 31};
+	int y, mo, d, h, mi, sec, frac = 0, nf = 0;
+	bool leap;
+	const char *p;
+
+	/* each test stops at the first mismatch, so a short s is safe */
+	if (digits_parse(s, 4, &y) != 0 || s[4] != '-' ||
+	    digits_parse(s + 5, 2, &mo) != 0 || s[7] != '-' ||
+	    digits_parse(s + 8, 2, &d) != 0 || s[10] != 'T' ||
+	    digits_parse(s + 11, 2, &h) != 0 || s[13] != ':' ||
+	    digits_parse(s + 14, 2, &mi) != 0 || s[16] != ':' ||
+	    digits_parse(s + 17, 2, &sec) != 0)
+		return A17_EINVAL;
+	p = s + 19;
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9' && nf < 3; p++, nf++)
+			frac = frac * 10 + (*p - '0');
+		if (nf == 0)
+			return A17_EINVAL;
+		for (; nf < 3; nf++)
+			frac *= 10;
+	}
+	if (strcmp(p, "Z") != 0)
+		return A17_EINVAL;
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 ||
+	    sec > 59)
+		return A17_EINVAL;
+	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (d > mdays[mo - 1] + (mo == 2 && leap ? 1 : 0))
+		return A17_EINVAL;
+	*ms = (days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
+	       h * 3600 + mi * 60 + sec) *
+	          1000 +
+	      frac;
+	/* 0 means "now" on the wire: the epoch itself cannot be asked for */
+	return *ms > 0 ? 0 : A17_EINVAL;
+}
+
 /* Formats ms as 2024-05-01T12:34:56.789Z; empty for 0. */
 static void
 iso_ms(int64_t ms, char *buf, size_t len)
@@ -482,6 +715,35 @@ keyid_hex(const ProtobufCBinaryData *pub, char out[2 * A17_KEYID_LEN + 1])
 		return;
 	}
 	crypto_hex(h, A17_KEYID_LEN, out);
+}
+
+/* Hex of at most max bytes of b into out (2 * max + 1); "-" if empty. */
+static void
+bin_hex(const ProtobufCBinaryData *b, size_t max, char *out)
+{
+	if (b->len == 0) {
+		strcpy(out, "-");
+		return;
+	}
+	crypto_hex(b->data, b->len < max ? b->len : max, out);
+}
+
+/* Replaces control characters so text from the broker cannot forge
+ * lines or drive the terminal. */
+static void
+text_clean(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+/* Writes s to f with control characters replaced. */
+static void
+put_clean(FILE *f, const char *s)
+{
+	for (; *s; s++)
+		fputc(((unsigned char)*s < 0x20 || *s == 0x7f) ? '?' : *s, f);
 }
 
 /* Reads a whole file into a malloc'd buffer, refusing more than max. */
@@ -583,6 +845,8 @@ table_row(struct table *t, ...)
 		t->cells[base + i] = strdup(s ? s : "");
 		if (t->cells[base + i] == NULL)
 			rv = A17_ENOMEM;
+		else
+			text_clean(t->cells[base + i]);
 	}
 	va_end(ap);
 	t->nrows++; /* freed by table_fini even on failure */
@@ -659,8 +923,10 @@ jmember(const Art17__MemberRecord *m)
 	char kid[2 * A17_KEYID_LEN + 1];
 
 	keyid_hex(&m->id_pub, kid);
-	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:I, s:o}",
-	                 "id", m->member_id, "name", m->name, "class",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:I, "
+	                 "s:o}",
+	                 "id", m->member_id, "name", m->name, "entity",
+	                 entity_name(m->entity), "class",
 	                 word_name(w_class, m->member_class), "category",
 	                 word_name(w_category, m->category), "mutual_aid",
 	                 m->mutual_aid, "parent_org", m->parent_org, "poc",
@@ -862,6 +1128,9 @@ ctl_call(struct ctl *c, Art17__AdminRequest *req, wire_msg *m,
 		goto bad;
 	}
 	if (code != ART17__ERR_CODE__ERR_UNSPECIFIED) {
+		if (c->on_refusal != NULL &&
+		    m->body->payload_case == ART17__BODY__PAYLOAD_ADMIN_REPLY)
+			c->on_refusal(m->body->admin_reply);
 		fprintf(stderr, "art17ctl: %s: %s\n",
 		        (mc && mc[0]) ? mc : errcode_name(code),
 		        (detail && detail[0]) ? detail : errcode_name(code));
@@ -965,6 +1234,7 @@ cmd_member_add(struct ctl *c, int argc, char **argv)
 	    {"key", required_argument, NULL, 'k'},
 	    {"class", required_argument, NULL, 'c'},
 	    {"category", required_argument, NULL, 'C'},
+	    {"entity", required_argument, NULL, 'e'},
 	    {"mutual-aid", no_argument, NULL, 'm'},
 	    {"parent", required_argument, NULL, 'P'},
 	    {"poc", required_argument, NULL, 'o'},
@@ -978,6 +1248,7 @@ cmd_member_add(struct ctl *c, int argc, char **argv)
 	const char *parent = "", *poc = "";
 	int cls = ART17__MEMBER_CLASS__CLASS_GENERAL;
 	int cat = ART17__CATEGORY__CAT_OTHER;
+	int entity = ART17__ENTITY__ENTITY_ORGANISATION;
 	bool mutual = false;
 	uint8_t pub[A17_PUBKEY_LEN];
 	a17_key *mk = NULL;
@@ -1004,6 +1275,11 @@ cmd_member_add(struct ctl *c, int argc, char **argv)
 		case 'C':
 			if ((rv = word_parse(cmd, "--category", w_category,
 			                     optarg, &cat)) != 0)
+				return rv;
+			break;
+		case 'e':
+			if ((rv = word_parse(cmd, "--entity", w_entity, optarg,
+			                     &entity)) != 0)
 				return rv;
 			break;
 		case 'm':
@@ -1050,6 +1326,9 @@ cmd_member_add(struct ctl *c, int argc, char **argv)
 		                 "invalid --poc (at most %d characters, "
 		                 "no control characters)",
 		                 CTL_TEXT_MAX);
+	if (entity == ART17__ENTITY__ENTITY_DEPARTMENT && parent[0] == '\0')
+		return ctl_usage(cmd, "--entity department needs --parent ORG "
+		                      "(the organisation it belongs to)");
 
 	if ((rv = crypto_key_load(keyfile, &mk)) != 0) {
 		ctl_err("%s: cannot load the member key %s: %s", cmd, keyfile,
@@ -1069,6 +1348,7 @@ cmd_member_add(struct ctl *c, int argc, char **argv)
 	rec.member_class = (Art17__MemberClass)cls;
 	rec.category = (Art17__Category)cat;
 	rec.mutual_aid = mutual;
+	rec.entity = (Art17__Entity)entity;
 	rec.parent_org = (char *)parent;
 	rec.poc = (char *)poc;
 	rec.id_pub.data = pub;
@@ -1081,7 +1361,7 @@ cmd_member_add(struct ctl *c, int argc, char **argv)
 	return rv;
 }
 
-/* Parses "[ID] [--json]" for the simple listing commands. */
+/* Parses "[ID] [--json]" for the simple commands; json NULL: no --json. */
 static int
 parse_simple(int argc, char **argv, const char *cmd, const char *usage,
              bool want_id, const char **id, bool *json)
@@ -1093,11 +1373,14 @@ parse_simple(int argc, char **argv, const char *cmd, const char *usage,
 	};
 	int ch;
 
-	*json = false;
+	if (json != NULL)
+		*json = false;
 	opt_reset();
 	while ((ch = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
 		switch (ch) {
 		case 'j':
+			if (json == NULL)
+				return opt_error(cmd, '?', argv);
 			*json = true;
 			break;
 		case 'h':
@@ -1123,13 +1406,15 @@ member_table(Art17__MemberRecord **ms, size_t n)
 	struct table t;
 	size_t i;
 
-	table_init(&t, 6);
-	table_row(&t, "ID", "NAME", "CLASS", "CATEGORY", "MUTUAL-AID",
-	          "KEY-ID");
+	table_init(&t, 8);
+	table_row(&t, "ID", "NAME", "ENTITY", "PARENT", "CLASS", "CATEGORY",
+	          "MUTUAL-AID", "KEY-ID");
 	for (i = 0; i < n; i++) {
 		char kid[2 * A17_KEYID_LEN + 1];
 		keyid_hex(&ms[i]->id_pub, kid);
 		table_row(&t, ms[i]->member_id, ms[i]->name,
+		          entity_name(ms[i]->entity),
+		          ms[i]->parent_org[0] ? ms[i]->parent_org : "-",
 		          word_name(w_class, ms[i]->member_class),
 		          word_name(w_category, ms[i]->category),
 		          ms[i]->mutual_aid ? "yes" : "no", kid);
@@ -1214,6 +1499,7 @@ cmd_member_show(struct ctl *c, int argc, char **argv)
 		table_init(&t, 2);
 		table_row(&t, "id:", m->member_id);
 		table_row(&t, "name:", m->name);
+		table_row(&t, "entity:", entity_name(m->entity));
 		table_row(&t, "class:", word_name(w_class, m->member_class));
 		table_row(&t, "category:", word_name(w_category, m->category));
 		table_row(&t, "mutual-aid:", m->mutual_aid ? "yes" : "no");
@@ -1283,6 +1569,25 @@ split_to(const char *cmd, char *s, char ***v, size_t *n)
 	return 0;
 }
 
+/* "excluded:" and a member/reason table, if anyone was left out. */
+static void
+excluded_print(const Art17__IssueResult *ir, FILE *out)
+{
+	struct table t;
+	size_t i;
+
+	if (ir->n_excluded == 0)
+		return;
+	fprintf(out, "excluded:\n");
+	table_init(&t, 2);
+	for (i = 0; i < ir->n_excluded; i++)
+		table_row(&t, ir->excluded[i]->member_id,
+		          ir->excluded[i]->reason[0] ? ir->excluded[i]->reason
+		                                     : "(no reason given)");
+	table_print(&t, out);
+	table_fini(&t);
+}
+
 static int
 issue_print(const Art17__IssueResult *ir, bool json)
 {
@@ -1328,17 +1633,16 @@ issue_print(const Art17__IssueResult *ir, bool json)
 		table_print(&t, stdout);
 		table_fini(&t);
 	}
-	if (ir->n_excluded > 0) {
-		struct table t;
-		printf("excluded:\n");
-		table_init(&t, 2);
-		for (i = 0; i < ir->n_excluded; i++)
-			table_row(&t, ir->excluded[i]->member_id,
-			          ir->excluded[i]->reason);
-		table_print(&t, stdout);
-		table_fini(&t);
-	}
+	excluded_print(ir, stdout);
 	return CTL_EX_OK;
+}
+
+/* A refused issue: say who was left out and why, before the error line. */
+static void
+issue_refused(const Art17__AdminReply *r)
+{
+	if (r != NULL && r->issued != NULL)
+		excluded_print(r->issued, stderr);
 }
 
 static int
@@ -1516,7 +1820,10 @@ cmd_request_issue(struct ctl *c, int argc, char **argv)
 	ir.to = tov;
 	req.op_case = ART17__ADMIN_REQUEST__OP_REQUEST_ISSUE;
 	req.request_issue = &ir;
-	if ((rv = reply_get(c, &req, &rp)) != 0)
+	c->on_refusal = issue_refused;
+	rv = reply_get(c, &req, &rp);
+	c->on_refusal = NULL;
+	if (rv != 0)
 		goto out;
 	if (rp.r->issued == NULL) {
 		ctl_err("the broker's reply carries no issue result");
@@ -1551,10 +1858,22 @@ count_final(const Art17__AdminReply *r)
 	return n;
 }
 
-/* "3 copies: 2 acked, 1 delivered" in state order. */
+/*
+ * "5 copies: 2 acked, 1 withdrawn, 2 queued": every state present is
+ * counted, the settled ones first, then those still under way.
+ */
 static void
 status_summary(const Art17__AdminReply *r, char *buf, size_t len)
 {
+	static const Art17__DeliveryState order[] = {
+	    ART17__DELIVERY_STATE__DS_ACKED,
+	    ART17__DELIVERY_STATE__DS_ACCEPTED,
+	    ART17__DELIVERY_STATE__DS_ANSWERED,
+	    ART17__DELIVERY_STATE__DS_WITHDRAWN,
+	    ART17__DELIVERY_STATE__DS_QUEUED,
+	    ART17__DELIVERY_STATE__DS_DELIVERED,
+	    ART17__DELIVERY_STATE__DS_OVERDUE,
+	};
 	size_t cnt[8] = {0}, other = 0, i;
 	size_t off;
 	bool first = true;
@@ -1568,12 +1887,13 @@ status_summary(const Art17__AdminReply *r, char *buf, size_t len)
 	}
 	off = (size_t)snprintf(buf, len, "%zu %s", r->n_copies,
 	                       r->n_copies == 1 ? "copy" : "copies");
-	for (i = 0; w_state[i].w != NULL && off < len; i++) {
-		size_t n = cnt[w_state[i].v];
+	for (i = 0; i < sizeof(order) / sizeof(order[0]) && off < len; i++) {
+		size_t n = cnt[order[i]];
 		if (n == 0)
 			continue;
 		off += (size_t)snprintf(buf + off, len - off, "%s%zu %s",
-		                        first ? ": " : ", ", n, w_state[i].w);
+		                        first ? ": " : ", ", n,
+		                        word_name(w_state, order[i]));
 		first = false;
 	}
 	if (other > 0 && off < len)
@@ -1770,6 +2090,830 @@ out:
 	return rv;
 }
 
+/* ------------------------------------------------------------ outcome */
+
+/* Prints the broker's outcome line, or the default if it sent none. */
+static void info_print(const Art17__AdminReply *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+info_print(const Art17__AdminReply *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->info != NULL && r->info[0] != '\0') {
+		put_clean(stdout, r->info);
+	} else {
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+	}
+	fputc('\n', stdout);
+}
+
+/* Parses "ID" plus the options in lopts (all with an argument, stored in
+ * vals[i] by their index) for the incident and consent commands. */
+static int
+parse_id_opts(int argc, char **argv, const char *cmd, const char *usage,
+              const struct option *lopts, const char **vals, const char **id)
+{
+	int ch, idx;
+
+	opt_reset();
+	while ((ch = getopt_long(argc, argv, ":h", lopts, &idx)) != -1) {
+		switch (ch) {
+		case 0:
+			vals[idx] = optarg;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return -1;
+		default:
+			return opt_error(cmd, ch, argv);
+		}
+	}
+	if (optind >= argc)
+		return ctl_usage(cmd, "missing %s",
+		                 strncmp(cmd, "consent", 7) == 0 ? "MEMBER"
+		                                                 : "incident ID");
+	*id = argv[optind++];
+	if (optind < argc)
+		return ctl_usage(cmd, "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+/* ------------------------------------------------------------ consent */
+
+static json_t *
+jconsent(const Art17__ConsentRecord *r)
+{
+	return json_pack("{s:I, s:o, s:s, s:s, s:s, s:s}", "no",
+	                 (json_int_t)r->no, "time", jtime(r->time_ms), "action",
+	                 r->grant ? "grant" : "revoke", "reference",
+	                 r->reference, "by", r->by, "via",
+	                 word_name(w_via, r->via));
+}
+
+static int
+consent_change(struct ctl *c, int argc, char **argv, bool grant)
+{
+	/* flag NULL, val 0: getopt_long reports the index (parse_id_opts) */
+	static const struct option lopts[] = {
+	    {"ref", required_argument, NULL, 0},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *cmd = grant ? "consent grant" : "consent revoke";
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__ConsentChange cc = ART17__CONSENT_CHANGE__INIT;
+	const char *vals[2] = {NULL, NULL};
+	const char *member = NULL, *ref;
+	struct reply rp;
+	int rv;
+
+	if ((rv = parse_id_opts(argc, argv, cmd,
+	                        grant ? usage_consent_grant
+	                              : usage_consent_revoke,
+	                        lopts, vals, &member)) != 0)
+		return rv < 0 ? CTL_EX_OK : rv;
+	ref = vals[0];
+	if (!id_ok(member))
+		return ctl_usage(cmd, "invalid member id '%s'", member);
+	if (ref == NULL)
+		return ctl_usage(cmd,
+		                 "--ref is required: the written consent's id "
+		                 "and date, e.g. \"CSC-2026-041 2026-11-20\"");
+	if (!text_ok(ref, false))
+		return ctl_usage(cmd,
+		                 "invalid --ref (1-%d characters, no control "
+		                 "characters)",
+		                 CTL_TEXT_MAX);
+
+	cc.member_id = (char *)member;
+	cc.grant = grant;
+	cc.reference = (char *)ref;
+	if (grant) {
+		req.op_case = ART17__ADMIN_REQUEST__OP_CONSENT_GRANT;
+		req.consent_grant = &cc;
+	} else {
+		req.op_case = ART17__ADMIN_REQUEST__OP_CONSENT_REVOKE;
+		req.consent_revoke = &cc;
+	}
+	if ((rv = reply_get(c, &req, &rp)) == 0)
+		info_print(rp.r, "consent %s for %s",
+		           grant ? "granted" : "revoked", member);
+	reply_fini(&rp);
+	return rv;
+}
+
+static int
+cmd_consent_grant(struct ctl *c, int argc, char **argv)
+{
+	return consent_change(c, argc, argv, true);
+}
+
+static int
+cmd_consent_revoke(struct ctl *c, int argc, char **argv)
+{
+	return consent_change(c, argc, argv, false);
+}
+
+static int
+cmd_consent_show(struct ctl *c, int argc, char **argv)
+{
+	static const struct option lopts[] = {
+	    {"at", required_argument, NULL, 'a'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *cmd = "consent show";
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__ConsentQuery q = ART17__CONSENT_QUERY__INIT;
+	const Art17__ConsentRecord *in;
+	const char *member, *at = NULL;
+	int64_t at_ms = 0;
+	char when[40];
+	bool json = false;
+	struct reply rp;
+	size_t i;
+	int ch, rv;
+
+	opt_reset();
+	while ((ch = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			at = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			fputs(usage_consent_show, stdout);
+			return CTL_EX_OK;
+		default:
+			return opt_error(cmd, ch, argv);
+		}
+	}
+	if (optind >= argc)
+		return ctl_usage(cmd, "missing MEMBER");
+	member = argv[optind++];
+	if (optind < argc)
+		return ctl_usage(cmd, "unexpected argument '%s'", argv[optind]);
+	if (!id_ok(member))
+		return ctl_usage(cmd, "invalid member id '%s'", member);
+	if (at != NULL && strcmp(at, "now") != 0 && iso_parse(at, &at_ms) != 0)
+		return ctl_usage(cmd,
+		                 "invalid --at '%s' (ISO-8601 UTC such as "
+		                 "2026-11-26T10:00:00Z, or now)",
+		                 at);
+
+	q.member_id = (char *)member;
+	q.at_ms = at_ms;
+	req.op_case = ART17__ADMIN_REQUEST__OP_CONSENT_SHOW;
+	req.consent_show = &q;
+	if ((rv = reply_get(c, &req, &rp)) != 0)
+		goto out;
+	/* "now" is the broker's; ours is what a coordinator can read */
+	iso_ms(at_ms ? at_ms : wire_now_ms(), when, sizeof(when));
+	in = rp.r->consent_in_force;
+	if (json) {
+		json_t *h = json_array();
+		for (i = 0; h && i < rp.r->n_consents; i++)
+			if (json_array_append_new(
+			        h, jconsent(rp.r->consents[i])) != 0) {
+				json_decref(h);
+				h = NULL;
+			}
+		rv = jout(h == NULL ? NULL
+		                    : json_pack("{s:s, s:s, s:b, s:o, s:o}",
+		                                "member", member, "at", when,
+		                                "at_now", at_ms == 0, "history",
+		                                h,
+		                                "in_force",
+		                                in ? jconsent(in)
+		                                   : json_null()));
+		goto out;
+	}
+	if (rp.r->n_consents == 0) {
+		printf("no consent recorded for %s\n", member);
+	} else {
+		struct table t;
+		table_init(&t, 5);
+		table_row(&t, "TIME", "ACTION", "REFERENCE", "BY", "VIA");
+		for (i = 0; i < rp.r->n_consents; i++) {
+			const Art17__ConsentRecord *r = rp.r->consents[i];
+			char tm[40];
+			iso_ms(r->time_ms, tm, sizeof(tm));
+			table_row(&t, tm, r->grant ? "grant" : "revoke",
+			          r->reference, r->by, word_name(w_via, r->via));
+		}
+		table_print(&t, stdout);
+		table_fini(&t);
+	}
+	printf("in force at %s%s: ", when, at_ms ? "" : " (now)");
+	if (in != NULL) {
+		char tm[40];
+		iso_ms(in->time_ms, tm, sizeof(tm));
+		put_clean(stdout, in->reference);
+		printf(" (granted by ");
+		put_clean(stdout, in->by);
+		printf(" at %s)\n", tm);
+	} else {
+		printf("none\n");
+	}
+out:
+	reply_fini(&rp);
+	return rv;
+}
+
+/* ------------------------------------------------------------ incident */
+
+enum flag_at {
+	FLAG_NEVER = 0,
+	FLAG_ACTIVE,
+	FLAG_PENDING,
+	FLAG_LIFTED,
+	FLAG_EXPIRED,
+};
+
+static const char *const flag_words[] = {"never", "active", "pending",
+                                         "lifted", "expired"};
+
+/* The flag's state at now: the same rule as the broker's gate_flag_at. */
+static enum flag_at
+flag_at(const Art17__FlagState *f, int64_t now)
+{
+	if (f == NULL || !f->ever_set)
+		return FLAG_NEVER;
+	if (f->pending)
+		return FLAG_PENDING;
+	if (!f->active)
+		return FLAG_LIFTED;
+	if (f->expires_ms != 0 && now >= f->expires_ms)
+		return FLAG_EXPIRED;
+	return FLAG_ACTIVE;
+}
+
+/* "never", "ACTIVE until T", "PENDING confirmation until T",
+ * "lifted at T by X", "expired at T". */
+static void
+flag_text(const Art17__FlagState *f, int64_t now, char *buf, size_t len)
+{
+	char t[40];
+
+	switch (flag_at(f, now)) {
+	case FLAG_NEVER:
+		snprintf(buf, len, "never");
+		break;
+	case FLAG_ACTIVE:
+		iso_ms(f->expires_ms, t, sizeof(t));
+		snprintf(buf, len, "ACTIVE %s%s", t[0] ? "until " : "",
+		         t[0] ? t : "(no expiry)");
+		break;
+	case FLAG_PENDING:
+		iso_ms(f->pending_until_ms, t, sizeof(t));
+		snprintf(buf, len, "PENDING confirmation%s%s",
+		         t[0] ? " until " : "", t);
+		break;
+	case FLAG_LIFTED:
+		iso_ms(f->lifted_ms, t, sizeof(t));
+		snprintf(buf, len, "lifted%s%s%s%s", t[0] ? " at " : "", t,
+		         f->lifted_by[0] ? " by " : "", f->lifted_by);
+		break;
+	case FLAG_EXPIRED:
+		iso_ms(f->expires_ms, t, sizeof(t));
+		snprintf(buf, len, "expired at %s", t);
+		break;
+	}
+}
+
+static json_t *
+jflag(const Art17__FlagState *f, int64_t now)
+{
+	static const Art17__FlagState none = ART17__FLAG_STATE__INIT;
+	char text[256];
+
+	if (f == NULL)
+		f = &none;
+	flag_text(f, now, text, sizeof(text));
+	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:s}",
+	                 "state", flag_words[flag_at(f, now)], "summary", text,
+	                 "reason", f->reason, "set", jtime(f->set_ms), "set_by",
+	                 f->set_by, "confirmed_by", f->confirmed_by, "expires",
+	                 jtime(f->expires_ms), "pending_until",
+	                 jtime(f->pending_until_ms), "lifted",
+	                 jtime(f->lifted_ms), "lifted_by", f->lifted_by);
+}
+
+static json_t *
+jincident(const Art17__IncidentRecord *r, int64_t now)
+{
+	return json_pack("{s:s, s:b, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:s}",
+	                 "id", r->incident_id, "exercise", r->exercise, "title",
+	                 r->title, "description", r->description, "state",
+	                 r->closed ? "closed" : "open", "flag",
+	                 jflag(r->flag, now), "declared",
+	                 jtime(r->declared_ms), "declared_by", r->declared_by,
+	                 "closed", jtime(r->closed_ms), "closed_by",
+	                 r->closed_by);
+}
+
+static int
+cmd_incident_declare(struct ctl *c, int argc, char **argv)
+{
+	static const struct option lopts[] = {
+	    {"title", required_argument, NULL, 't'},
+	    {"description", required_argument, NULL, 'd'},
+	    {"exercise", no_argument, NULL, 'x'},
+	    {"id", required_argument, NULL, 'i'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *cmd = "incident declare";
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__IncidentDeclare d = ART17__INCIDENT_DECLARE__INIT;
+	const Art17__IncidentRecord *inc;
+	const char *title = NULL, *desc = "", *id = "";
+	bool exercise = false;
+	struct reply rp;
+	int ch, rv;
+
+	opt_reset();
+	while ((ch = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 't':
+			title = optarg;
+			break;
+		case 'd':
+			desc = optarg;
+			break;
+		case 'x':
+			exercise = true;
+			break;
+		case 'i':
+			id = optarg;
+			break;
+		case 'h':
+			fputs(usage_incident_declare, stdout);
+			return CTL_EX_OK;
+		default:
+			return opt_error(cmd, ch, argv);
+		}
+	}
+	if (optind < argc)
+		return ctl_usage(cmd, "unexpected argument '%s'", argv[optind]);
+	if (title == NULL)
+		return ctl_usage(cmd, "--title is required");
+	if (!text_ok(title, false))
+		return ctl_usage(cmd,
+		                 "invalid --title (1-%d characters, no "
+		                 "control characters)",
+		                 CTL_TEXT_MAX);
+	if (!text_ok(desc, true))
+		return ctl_usage(cmd,
+		                 "invalid --description (at most %d "
+		                 "characters, no control characters)",
+		                 CTL_TEXT_MAX);
+	if (id[0] != '\0' && !id_ok(id))
+		return ctl_usage(
+		    cmd,
+		    "invalid --id '%s' (1-%d characters of A-Z a-z 0-9 . _ -)",
+		    id, CTL_ID_MAX);
+
+	d.incident_id = (char *)id;
+	d.title = (char *)title;
+	d.description = (char *)desc;
+	d.exercise = exercise;
+	req.op_case = ART17__ADMIN_REQUEST__OP_INCIDENT_DECLARE;
+	req.incident_declare = &d;
+	if ((rv = reply_get(c, &req, &rp)) != 0)
+		goto out;
+	if (rp.r->n_incidents == 0) {
+		ctl_err("the broker's reply carries no incident");
+		rv = CTL_EX_SETUP;
+		goto out;
+	}
+	inc = rp.r->incidents[0];
+	/* the id first, alone on its line, for scripts */
+	put_clean(stdout, inc->incident_id);
+	fputc('\n', stdout);
+	if (inc->exercise)
+		printf("*** EXERCISE *** this incident is a drill; requests on "
+		       "it are marked EXERCISE\n");
+	else if (exercise)
+		ctl_err("warning: --exercise was asked for but the broker "
+		        "recorded a real incident");
+	if (rp.r->info[0] != '\0')
+		info_print(rp.r, "%s", "");
+out:
+	reply_fini(&rp);
+	return rv;
+}
+
+static int
+cmd_incident_flag(struct ctl *c, int argc, char **argv)
+{
+	static const struct option lopts[] = {
+	    {"reason", required_argument, NULL, 0},
+	    {"expires", required_argument, NULL, 0},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *cmd = "incident flag";
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__FlagChange fc = ART17__FLAG_CHANGE__INIT;
+	const char *vals[3] = {NULL, NULL, NULL};
+	const char *id = NULL, *reason, *expires;
+	int64_t dur;
+	char until[40];
+	struct reply rp;
+	int rv;
+
+	if ((rv = parse_id_opts(argc, argv, cmd, usage_incident_flag, lopts,
+	                        vals, &id)) != 0)
+		return rv < 0 ? CTL_EX_OK : rv;
+	reason = vals[0];
+	expires = vals[1];
+	if (!id_ok(id))
+		return ctl_usage(cmd, "invalid incident id '%s'", id);
+	if (reason == NULL)
+		return ctl_usage(cmd, "--reason is required");
+	if (expires == NULL)
+		return ctl_usage(cmd, "--expires is required (e.g. 30m, 6h, "
+		                      "2d): a flag never stands open-ended");
+	if (!text_ok(reason, false))
+		return ctl_usage(cmd,
+		                 "invalid --reason (1-%d characters, no "
+		                 "control characters)",
+		                 CTL_TEXT_MAX);
+	if (duration_parse(expires, &dur) != 0)
+		return ctl_usage(cmd,
+		                 "invalid --expires '%s' (a number with s, m, h "
+		                 "or d, e.g. 30m, 6h, 2d; at most 366d)",
+		                 expires);
+
+	fc.incident_id = (char *)id;
+	fc.reason = (char *)reason;
+	fc.expires_ms = wire_now_ms() + dur;
+	iso_ms(fc.expires_ms, until, sizeof(until));
+	req.op_case = ART17__ADMIN_REQUEST__OP_INCIDENT_FLAG;
+	req.incident_flag = &fc;
+	if ((rv = reply_get(c, &req, &rp)) == 0)
+		info_print(rp.r, "large-scale flag set on %s until %s", id,
+		           until);
+	reply_fini(&rp);
+	return rv;
+}
+
+static int
+cmd_incident_confirm(struct ctl *c, int argc, char **argv)
+{
+	const char *cmd = "incident confirm";
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__FlagChange fc = ART17__FLAG_CHANGE__INIT;
+	const char *id = NULL;
+	struct reply rp;
+	int rv;
+
+	if ((rv = parse_simple(argc, argv, cmd, usage_incident_confirm, true,
+	                       &id, NULL)) != 0)
+		return rv < 0 ? CTL_EX_OK : rv;
+	if (!id_ok(id))
+		return ctl_usage(cmd, "invalid incident id '%s'", id);
+	fc.incident_id = (char *)id;
+	req.op_case = ART17__ADMIN_REQUEST__OP_INCIDENT_CONFIRM;
+	req.incident_confirm = &fc;
+	if ((rv = reply_get(c, &req, &rp)) == 0)
+		info_print(rp.r, "large-scale flag on %s confirmed", id);
+	reply_fini(&rp);
+	return rv;
+}
+
+static int
+cmd_incident_unflag(struct ctl *c, int argc, char **argv)
+{
+	static const struct option lopts[] = {
+	    {"reason", required_argument, NULL, 0},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *cmd = "incident unflag";
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__FlagChange fc = ART17__FLAG_CHANGE__INIT;
+	const char *vals[2] = {NULL, NULL};
+	const char *id = NULL;
+	struct reply rp;
+	int rv;
+
+	if ((rv = parse_id_opts(argc, argv, cmd, usage_incident_unflag, lopts,
+	                        vals, &id)) != 0)
+		return rv < 0 ? CTL_EX_OK : rv;
+	if (!id_ok(id))
+		return ctl_usage(cmd, "invalid incident id '%s'", id);
+	if (vals[0] != NULL && !text_ok(vals[0], true))
+		return ctl_usage(cmd,
+		                 "invalid --reason (at most %d characters, no "
+		                 "control characters)",
+		                 CTL_TEXT_MAX);
+	fc.incident_id = (char *)id;
+	fc.reason = (char *)(vals[0] ? vals[0] : "");
+	req.op_case = ART17__ADMIN_REQUEST__OP_INCIDENT_UNFLAG;
+	req.incident_unflag = &fc;
+	if ((rv = reply_get(c, &req, &rp)) == 0)
+		info_print(rp.r, "large-scale flag on %s lifted", id);
+	reply_fini(&rp);
+	return rv;
+}
+
+static int
+cmd_incident_close(struct ctl *c, int argc, char **argv)
+{
+	const char *cmd = "incident close";
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__IncidentQuery q = ART17__INCIDENT_QUERY__INIT;
+	const char *id = NULL;
+	struct reply rp;
+	int rv;
+
+	if ((rv = parse_simple(argc, argv, cmd, usage_incident_close, true,
+	                       &id, NULL)) != 0)
+		return rv < 0 ? CTL_EX_OK : rv;
+	if (!id_ok(id))
+		return ctl_usage(cmd, "invalid incident id '%s'", id);
+	q.incident_id = (char *)id;
+	req.op_case = ART17__ADMIN_REQUEST__OP_INCIDENT_CLOSE;
+	req.incident_close = &q;
+	if ((rv = reply_get(c, &req, &rp)) == 0)
+		info_print(rp.r, "incident %s closed", id);
+	reply_fini(&rp);
+	return rv;
+}
+
+static int
+cmd_incident_list(struct ctl *c, int argc, char **argv)
+{
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__IncidentQuery q = ART17__INCIDENT_QUERY__INIT;
+	int64_t now = wire_now_ms();
+	struct reply rp;
+	bool json;
+	size_t i;
+	int rv;
+
+	if ((rv = parse_simple(argc, argv, "incident list",
+	                       usage_incident_list, false, NULL, &json)) != 0)
+		return rv < 0 ? CTL_EX_OK : rv;
+	req.op_case = ART17__ADMIN_REQUEST__OP_INCIDENT_LIST;
+	req.incident_list = &q;
+	if ((rv = reply_get(c, &req, &rp)) != 0)
+		goto out;
+	if (json) {
+		json_t *a = json_array();
+		for (i = 0; a && i < rp.r->n_incidents; i++)
+			if (json_array_append_new(
+			        a, jincident(rp.r->incidents[i], now)) != 0) {
+				json_decref(a);
+				a = NULL;
+			}
+		rv = jout(a);
+	} else {
+		struct table t;
+		table_init(&t, 7);
+		table_row(&t, "INCIDENT", "EXERCISE", "STATE", "FLAG",
+		          "DECLARED", "BY", "TITLE");
+		for (i = 0; i < rp.r->n_incidents; i++) {
+			const Art17__IncidentRecord *r = rp.r->incidents[i];
+			char decl[40], flag[256];
+			iso_ms(r->declared_ms, decl, sizeof(decl));
+			flag_text(r->flag, now, flag, sizeof(flag));
+			table_row(&t, r->incident_id,
+			          r->exercise ? "EXERCISE" : "-",
+			          r->closed ? "closed" : "open", flag, decl,
+			          r->declared_by, r->title);
+		}
+		table_print(&t, stdout);
+		table_fini(&t);
+	}
+out:
+	reply_fini(&rp);
+	return rv;
+}
+
+static int
+cmd_incident_show(struct ctl *c, int argc, char **argv)
+{
+	const char *cmd = "incident show";
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__IncidentQuery q = ART17__INCIDENT_QUERY__INIT;
+	const Art17__IncidentRecord *r;
+	const Art17__FlagState *f;
+	int64_t now = wire_now_ms();
+	const char *id = NULL;
+	char flag[256], tm[40];
+	struct table t;
+	struct reply rp;
+	bool json;
+	int rv;
+
+	if ((rv = parse_simple(argc, argv, cmd, usage_incident_show, true, &id,
+	                       &json)) != 0)
+		return rv < 0 ? CTL_EX_OK : rv;
+	if (!id_ok(id))
+		return ctl_usage(cmd, "invalid incident id '%s'", id);
+	q.incident_id = (char *)id;
+	req.op_case = ART17__ADMIN_REQUEST__OP_INCIDENT_SHOW;
+	req.incident_show = &q;
+	if ((rv = reply_get(c, &req, &rp)) != 0)
+		goto out;
+	if (rp.r->n_incidents == 0) {
+		ctl_err("ERR_NOT_FOUND: incident %s", id);
+		rv = CTL_EX_NOTFOUND;
+		goto out;
+	}
+	r = rp.r->incidents[0];
+	if (json) {
+		rv = jout(jincident(r, now));
+		goto out;
+	}
+	f = r->flag;
+	flag_text(f, now, flag, sizeof(flag));
+	if (r->exercise)
+		printf("*** EXERCISE ***\n");
+	table_init(&t, 2);
+	table_row(&t, "id:", r->incident_id);
+	table_row(&t, "exercise:", r->exercise ? "EXERCISE (a drill)" : "no");
+	table_row(&t, "title:", r->title);
+	table_row(&t, "description:", r->description);
+	table_row(&t, "state:", r->closed ? "closed" : "open");
+	table_row(&t, "flag:", flag);
+	if (f != NULL && f->ever_set) {
+		table_row(&t, "flag-reason:", f->reason);
+		iso_ms(f->set_ms, tm, sizeof(tm));
+		table_row(&t, "flag-set:", tm);
+		table_row(&t, "flag-set-by:", f->set_by);
+		table_row(&t, "flag-confirmed-by:", f->confirmed_by);
+		iso_ms(f->expires_ms, tm, sizeof(tm));
+		table_row(&t, "flag-expires:", tm);
+		if (f->pending) {
+			iso_ms(f->pending_until_ms, tm, sizeof(tm));
+			table_row(&t, "flag-pending-until:", tm);
+		}
+		if (f->lifted_ms != 0) {
+			iso_ms(f->lifted_ms, tm, sizeof(tm));
+			table_row(&t, "flag-lifted:", tm);
+			table_row(&t, "flag-lifted-by:", f->lifted_by);
+		}
+	}
+	iso_ms(r->declared_ms, tm, sizeof(tm));
+	table_row(&t, "declared:", tm);
+	table_row(&t, "declared-by:", r->declared_by);
+	if (r->closed) {
+		iso_ms(r->closed_ms, tm, sizeof(tm));
+		table_row(&t, "closed:", tm);
+		table_row(&t, "closed-by:", r->closed_by);
+	}
+	table_print(&t, stdout);
+	table_fini(&t);
+	if (r->exercise)
+		printf("*** EXERCISE ***\n");
+out:
+	reply_fini(&rp);
+	return rv;
+}
+
+/* ------------------------------------------------------------ audit */
+
+static json_t *
+jaudit(const Art17__AuditRecord *a)
+{
+	char h[2 * A17_SHA256_LEN + 1], ph[2 * A17_SHA256_LEN + 1];
+
+	bin_hex(&a->hash, A17_SHA256_LEN, h);
+	bin_hex(&a->prev_hash, A17_SHA256_LEN, ph);
+	return json_pack("{s:I, s:o, s:b, s:s, s:s, s:s, s:s, s:s, s:s}", "seq",
+	                 (json_int_t)a->seq, "time", jtime(a->time_ms),
+	                 "exercise", a->exercise, "actor", a->actor, "action",
+	                 a->action, "subject", a->subject, "detail", a->detail,
+	                 "hash", h, "prev_hash", ph);
+}
+
+static int
+cmd_audit_verify(struct ctl *c, int argc, char **argv)
+{
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__AuditQuery q = ART17__AUDIT_QUERY__INIT;
+	struct reply rp;
+	int rv;
+
+	if ((rv = parse_simple(argc, argv, "audit verify", usage_audit_verify,
+	                       false, NULL, NULL)) != 0)
+		return rv < 0 ? CTL_EX_OK : rv;
+	req.op_case = ART17__ADMIN_REQUEST__OP_AUDIT_VERIFY;
+	req.audit_verify = &q;
+	if ((rv = reply_get(c, &req, &rp)) != 0)
+		goto out;
+	if (rp.r->audit_bad_seq != 0) {
+		fprintf(stderr, "art17ctl: audit log BROKEN at entry %" PRIu64 ": ",
+		        rp.r->audit_bad_seq);
+		put_clean(stderr, rp.r->info[0] ? rp.r->info
+		                                 : "(the broker gave no detail)");
+		fputc('\n', stderr);
+		rv = CTL_EX_REFUSED;
+	} else {
+		printf("audit log intact: %" PRIu64 " %s\n", rp.r->audit_count,
+		       rp.r->audit_count == 1 ? "entry" : "entries");
+	}
+out:
+	reply_fini(&rp);
+	return rv;
+}
+
+static int
+cmd_audit_show(struct ctl *c, int argc, char **argv)
+{
+	static const struct option lopts[] = {
+	    {"from", required_argument, NULL, 'f'},
+	    {"limit", required_argument, NULL, 'l'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *cmd = "audit show";
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__AuditQuery q = ART17__AUDIT_QUERY__INIT;
+	uint64_t from = 0, limit = 0;
+	bool json = false;
+	struct reply rp;
+	size_t i;
+	int ch, rv;
+
+	opt_reset();
+	while ((ch = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			if (uint_parse(optarg, UINT64_MAX, &from) != 0)
+				return ctl_usage(cmd,
+				                 "invalid --from '%s' (an entry "
+				                 "number, 1 is the first)",
+				                 optarg);
+			break;
+		case 'l':
+			if (uint_parse(optarg, UINT32_MAX, &limit) != 0)
+				return ctl_usage(cmd,
+				                 "invalid --limit '%s' (a whole "
+				                 "number; 0 means all)",
+				                 optarg);
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			fputs(usage_audit_show, stdout);
+			return CTL_EX_OK;
+		default:
+			return opt_error(cmd, ch, argv);
+		}
+	}
+	if (optind < argc)
+		return ctl_usage(cmd, "unexpected argument '%s'", argv[optind]);
+	q.from_seq = from;
+	q.limit = (uint32_t)limit;
+	req.op_case = ART17__ADMIN_REQUEST__OP_AUDIT_SHOW;
+	req.audit_show = &q;
+	if ((rv = reply_get(c, &req, &rp)) != 0)
+		goto out;
+	if (json) {
+		json_t *a = json_array();
+		for (i = 0; a && i < rp.r->n_audit; i++)
+			if (json_array_append_new(a, jaudit(rp.r->audit[i])) !=
+			    0) {
+				json_decref(a);
+				a = NULL;
+			}
+		rv = jout(a);
+	} else {
+		struct table t;
+		table_init(&t, 8);
+		table_row(&t, "SEQ", "TIME", "EXERCISE", "ACTOR", "ACTION",
+		          "SUBJECT", "HASH", "DETAIL");
+		for (i = 0; i < rp.r->n_audit; i++) {
+			const Art17__AuditRecord *a = rp.r->audit[i];
+			char seq[24], tm[40], h[13];
+			snprintf(seq, sizeof(seq), "%" PRIu64, a->seq);
+			iso_ms(a->time_ms, tm, sizeof(tm));
+			bin_hex(&a->hash, 6, h);
+			table_row(&t, seq, tm, a->exercise ? "EXERCISE" : "-",
+			          a->actor, a->action, a->subject, h, a->detail);
+		}
+		table_print(&t, stdout);
+		table_fini(&t);
+	}
+out:
+	reply_fini(&rp);
+	return rv;
+}
+
 /* ------------------------------------------------------------ main */
 
 struct command {
@@ -1782,9 +2926,21 @@ static const struct command commands[] = {
     {"member", "add", cmd_member_add},
     {"member", "list", cmd_member_list},
     {"member", "show", cmd_member_show},
+    {"consent", "grant", cmd_consent_grant},
+    {"consent", "revoke", cmd_consent_revoke},
+    {"consent", "show", cmd_consent_show},
+    {"incident", "declare", cmd_incident_declare},
+    {"incident", "flag", cmd_incident_flag},
+    {"incident", "confirm", cmd_incident_confirm},
+    {"incident", "unflag", cmd_incident_unflag},
+    {"incident", "close", cmd_incident_close},
+    {"incident", "list", cmd_incident_list},
+    {"incident", "show", cmd_incident_show},
     {"request", "issue", cmd_request_issue},
     {"request", "status", cmd_request_status},
     {"request", "list", cmd_request_list},
+    {"audit", "verify", cmd_audit_verify},
+    {"audit", "show", cmd_audit_show},
     {NULL, NULL, NULL},
 };
 

@@ -1,0 +1,1616 @@
+/*
+ * art17-bench: the fan-out benchmark.
+ *
+ *   art17-bench fanout [-n N] [--rounds R] [--bin DIR] [--keep] [--check]
+ *
+ * In one run it measures, side by side:
+ *
+ *  floor-tcp, floor-tls  The bare-nng floor: an in-process REP server that
+ *                        holds one context per outstanding poll, and N REQ
+ *                        clients (same nng, same loopback; no crypto in
+ *                        the messages, no disk). At t0 the server completes
+ *                        every held poll with a 1 KiB payload; each client
+ *                        acks; t1 = the server has received all N acks.
+ *  art17                 The real art17-broker (child process, fsync on)
+ *                        and N simulated agents (tools/simagent.c) over
+ *                        mutual TLS. t0 = the coordinator issues one
+ *                        request on the admin socket; t1 = the last agent
+ *                        got ReceiptOk for its copy, which the broker sends
+ *                        only after the commit holding the receipt returned.
+ *
+ * See docs/benchmarks.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
+
+#include "crypto.h"
+#include "err.h"
+#include "simagent.h"
+#include "wire.h"
+
+#define PAYLOAD_LEN      1024
+#define ROUND_TIMEOUT_MS 60000
+#define MAX_AGENTS       8000
+#define COORD_NAME       "bench"
+#define AGENT_CERT_NAME  "bench"
+#define TMP_LEN          256  /* the temporary directory */
+#define PATH_LEN         1024 /* paths below it */
+
+struct opts {
+	int n;
+	int rounds;
+	const char *bin;
+	int keep;
+	int check;
+	int settle_ms;
+};
+
+/* Results of one measured series, in milliseconds. */
+struct series {
+	const char *name;
+	double *ms; /* measured rounds only */
+	int n;
+	int ok;
+};
+
+static char g_tmp[TMP_LEN];
+static pid_t g_broker = -1;
+
+/* ------------------------------------------------------------ helpers */
+
+static void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("art17-bench: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static double
+ns_to_ms(int64_t ns)
+{
+	return (double)ns / 1e6;
+}
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			msg("cannot raise the open-file limit: %s",
+			    strerror(errno));
+	}
+}
+
+static long
+nofile_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return -1;
+	return rl.rlim_cur == RLIM_INFINITY ? LONG_MAX : (long)rl.rlim_cur;
+}
+
+static int
+is_exec(const char *path)
+{
+	return access(path, X_OK) == 0;
+}
+
+static int
+rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static void
+rm_rf(const char *path)
+{
+	nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A free TCP port on 127.0.0.1 (the kernel picks; tiny race accepted). */
+static int
+free_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	int fd, port = -1;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+		port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+/* Waits for pid up to timeout_ms; 0 and *status, or -1 on timeout. */
+static int
+wait_pid(pid_t pid, int timeout_ms, int *status)
+{
+	int64_t end = sim_now_ns() + (int64_t)timeout_ms * 1000000;
+
+	for (;;) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+
+		if (r == pid)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (sim_now_ns() > end)
+			return -1;
+		sleep_ms(10);
+	}
+}
+
+/* Starts argv with stdout+stderr appended to logpath. */
+static pid_t
+spawn(char *const argv[], const char *logpath, int die_with_parent)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+		if (die_with_parent)
+			prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Runs argv to completion (30 s at most); 0 when it exited 0. */
+static int
+run(char *const argv[], const char *logpath)
+{
+	pid_t pid = spawn(argv, logpath, 1);
+	int status;
+
+	if (pid < 0)
+		return -1;
+	if (wait_pid(pid, 30000, &status) != 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		msg("%s: timed out", argv[0]);
+		return -1;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		msg("%s %s failed (see %s)", argv[0], argv[1], logpath);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+tail_file(const char *path, int lines)
+{
+	char buf[65536];
+	FILE *f = fopen(path, "r");
+	size_t n;
+	int seen = 0;
+
+	if (f == NULL)
+		return;
+	if (fseek(f, 0, SEEK_END) == 0) {
+		long sz = ftell(f);
+
+		fseek(f,
+		      sz > (long)sizeof(buf) - 1 ? sz - (long)sizeof(buf) + 1
+		                                 : 0,
+		      SEEK_SET);
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	while (n > 0) {
+		if (buf[n - 1] == '\n' && n < strlen(buf) && ++seen > lines)
+			break;
+		n--;
+	}
+	fprintf(stderr, "---- %s (last lines)\n%s", path, buf + n);
+}
+
+static int
+file_contains(const char *path, const char *needle)
+{
+	char buf[8192];
+	FILE *f = fopen(path, "r");
+	int found = 0;
+
+	if (f == NULL)
+		return 0;
+	while (!found && fgets(buf, sizeof(buf), f) != NULL)
+		found = strstr(buf, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* CPU time (user+system) of pid in ms, from /proc; -1 if unknown. */
+static double
+proc_cpu_ms(pid_t pid)
+{
+	char path[64], buf[2048], *p;
+	unsigned long long ut, st;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL)
+		return -1;
+	/* after ") ": state(3) ppid ... utime(14) stime(15) */
+	if (sscanf(p + 2,
+	           "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+	           &st) != 2)
+		return -1;
+	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double
+self_cpu_ms(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return -1;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000.0 +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000.0;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of v[0..n-1] (sorted in place). */
+static double
+pct(double *v, int n, double q)
+{
+	int k;
+
+	if (n <= 0)
+		return 0;
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	k = (int)((q * n) + 0.999999999);
+	if (k < 1)
+		k = 1;
+	if (k > n)
+		k = n;
+	return v[k - 1];
+}
+
+/* ------------------------------------------------------------ the floor */
+
+enum { FS_RECV = 1, FS_HELD, FS_SEND };
+enum { FC_SEND_POLL = 1, FC_RECV_PAYLOAD, FC_SEND_ACK, FC_RECV_OK };
+
+struct floor;
+
+typedef struct fsctx {
+	struct floor *f;
+	nng_ctx ctx;
+	nng_aio *aio;
+	int state;
+	struct fsctx *next_held;
+} fsctx;
+
+typedef struct fcli {
+	struct floor *f;
+	nng_socket sock;
+	nng_dialer dialer;
+	nng_ctx ctx;
+	nng_aio *aio;
+	int state;
+	int opened;
+} fcli;
+
+struct floor {
+	int n;
+	nng_socket srv;
+	int srv_open;
+	nng_listener listener;
+	fsctx *sc;
+	size_t nsc;
+	fcli *cl;
+	pthread_mutex_t mtx;
+	pthread_cond_t cv;
+	fsctx *held;
+	int n_held;
+	int acks;
+	int64_t t1;
+	uint64_t errors;
+	atomic_int stopping;
+};
+
+static void
+floor_signal(struct floor *f)
+{
+	pthread_cond_broadcast(&f->cv);
+}
+
+static void
+fs_cb(void *arg)
+{
+	fsctx *s = arg;
+	struct floor *f = s->f;
+	int rv = nng_aio_result(s->aio);
+	nng_msg *m;
+
+	if (atomic_load(&f->stopping)) {
+		if ((s->state == FS_RECV && rv == 0) ||
+		    (s->state == FS_SEND && rv != 0))
+			nng_msg_free(nng_aio_get_msg(s->aio));
+		return;
+	}
+	if (s->state == FS_SEND) {
+		if (rv != 0) {
+			nng_msg_free(nng_aio_get_msg(s->aio));
+			pthread_mutex_lock(&f->mtx);
+			f->errors++;
+			pthread_mutex_unlock(&f->mtx);
+		}
+		s->state = FS_RECV;
+		nng_ctx_recv(s->ctx, s->aio);
+		return;
+	}
+	/* FS_RECV */
+	if (rv != 0) {
+		pthread_mutex_lock(&f->mtx);
+		f->errors++;
+		pthread_mutex_unlock(&f->mtx);
+		nng_ctx_recv(s->ctx, s->aio);
+		return;
+	}
+	m = nng_aio_get_msg(s->aio);
+	if (nng_msg_len(m) >= 1 && ((char *)nng_msg_body(m))[0] == 'P') {
+		/* a poll: hold it */
+		nng_msg_free(m);
+		pthread_mutex_lock(&f->mtx);
+		s->state = FS_HELD;
+		s->next_held = f->held;
+		f->held = s;
+		f->n_held++;
+		floor_signal(f);
+		pthread_mutex_unlock(&f->mtx);
+		return;
+	}
+	/* an ack: count it, answer it */
+	pthread_mutex_lock(&f->mtx);
+	if (++f->acks == f->n)
+		f->t1 = sim_now_ns();
+	floor_signal(f);
+	pthread_mutex_unlock(&f->mtx);
+	nng_msg_clear(m);
+	nng_msg_append(m, "K", 1);
+	s->state = FS_SEND;
+	nng_aio_set_msg(s->aio, m);
+	nng_ctx_send(s->ctx, s->aio);
+}
+
+static void
+fc_send(fcli *c, const void *data, size_t len, int state)
+{
+	nng_msg *m;
+
+	if (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, data, len) != 0) {
+		/* out of memory in a benchmark: give up on this client */
+		pthread_mutex_lock(&c->f->mtx);
+		c->f->errors++;
+		pthread_mutex_unlock(&c->f->mtx);
+		return;
+	}
+	c->state = state;
+	nng_aio_set_msg(c->aio, m);
+	nng_aio_set_timeout(c->aio, 120000);
+	nng_ctx_send(c->ctx, c->aio);
+}
+
+static void
+fc_cb(void *arg)
+{
+	fcli *c = arg;
+	struct floor *f = c->f;
+	int rv = nng_aio_result(c->aio);
+	nng_msg *m;
+
+	if (atomic_load(&f->stopping)) {
+		if (((c->state == FC_SEND_POLL || c->state == FC_SEND_ACK) &&
+		     rv != 0) ||
+		    ((c->state == FC_RECV_PAYLOAD || c->state == FC_RECV_OK) &&
+		     rv == 0))
+			nng_msg_free(nng_aio_get_msg(c->aio));
+		return;
+	}
+	if (rv != 0) {
+		if (c->state == FC_SEND_POLL || c->state == FC_SEND_ACK)
+			nng_msg_free(nng_aio_get_msg(c->aio));
+		pthread_mutex_lock(&f->mtx);
+		f->errors++;
+		pthread_mutex_unlock(&f->mtx);
+		fc_send(c, "P", 1, FC_SEND_POLL);
+		return;
+	}
+	switch (c->state) {
+	case FC_SEND_POLL:
+	case FC_SEND_ACK:
+		c->state =
+		    c->state == FC_SEND_POLL ? FC_RECV_PAYLOAD : FC_RECV_OK;
+		nng_aio_set_timeout(c->aio, 120000);
+		nng_ctx_recv(c->ctx, c->aio);
+		return;
+	case FC_RECV_PAYLOAD:
+		m = nng_aio_get_msg(c->aio);
+		if (nng_msg_len(m) != PAYLOAD_LEN) {
+			pthread_mutex_lock(&f->mtx);
+			f->errors++;
+			pthread_mutex_unlock(&f->mtx);
+		}
+		nng_msg_free(m);
+		fc_send(c, "A", 1, FC_SEND_ACK);
+		return;
+	default: /* FC_RECV_OK */
+		nng_msg_free(nng_aio_get_msg(c->aio));
+		fc_send(c, "P", 1, FC_SEND_POLL);
+		return;
+	}
+}
+
+static int
+floor_tls_configs(const char *pki, nng_tls_config **srv, nng_tls_config **cli)
+{
+	char ca[PATH_LEN], scert[PATH_LEN], ccert[PATH_LEN];
+	int rv;
+
+	snprintf(ca, sizeof(ca), "%s/ca/ca.crt", pki);
+	snprintf(scert, sizeof(scert), "%s/broker/tls.pem", pki);
+	snprintf(ccert, sizeof(ccert), "%s/agents/%s/tls.pem", pki,
+	         AGENT_CERT_NAME);
+	if ((rv = nng_tls_config_alloc(srv, NNG_TLS_MODE_SERVER)) != 0 ||
+	    (rv = nng_tls_config_auth_mode(*srv, NNG_TLS_AUTH_MODE_REQUIRED)) !=
+	        0 ||
+	    (rv = nng_tls_config_ca_file(*srv, ca)) != 0 ||
+	    (rv = nng_tls_config_cert_key_file(*srv, scert, NULL)) != 0 ||
+	    (rv = nng_tls_config_alloc(cli, NNG_TLS_MODE_CLIENT)) != 0 ||
+	    (rv = nng_tls_config_auth_mode(*cli, NNG_TLS_AUTH_MODE_REQUIRED)) !=
+	        0 ||
+	    (rv = nng_tls_config_ca_file(*cli, ca)) != 0 ||
+	    (rv = nng_tls_config_cert_key_file(*cli, ccert, NULL)) != 0 ||
+	    (rv = nng_tls_config_server_name(*cli, "localhost")) != 0) {
+		msg("floor TLS setup: %s", nng_strerror(rv));
+		return -1;
+	}
+	return 0;
+}
+
+struct floor_wait {
+	int want_held;
+	int want_acks;
+};
+
+/* Waits under f->mtx until the condition holds; 0 or -1 on timeout. */
+static int
+floor_wait(struct floor *f, const struct floor_wait *w, int timeout_ms)
+{
+	struct timespec ts;
+	int rv = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&f->mtx);
+	while (!((w->want_held < 0 || f->n_held >= w->want_held) &&
+	         (w->want_acks < 0 || f->acks >= w->want_acks))) {
+		if (pthread_cond_timedwait(&f->cv, &f->mtx, &ts) != 0) {
+			rv = -1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&f->mtx);
+	return rv;
+}
+
+static void
+floor_close(struct floor *f)
+{
+	atomic_store(&f->stopping, 1);
+	for (int i = 0; i < f->n; i++)
+		if (f->cl[i].opened)
+			nng_close(f->cl[i].sock);
+	if (f->srv_open)
+		nng_close(f->srv);
+	for (int i = 0; i < f->n; i++)
+		if (f->cl[i].aio != NULL) {
+			nng_aio_stop(f->cl[i].aio);
+			nng_aio_free(f->cl[i].aio);
+		}
+	for (size_t i = 0; i < f->nsc; i++)
+		if (f->sc[i].aio != NULL) {
+			nng_aio_stop(f->sc[i].aio);
+			nng_aio_free(f->sc[i].aio);
+		}
+	free(f->cl);
+	free(f->sc);
+	pthread_cond_destroy(&f->cv);
+	pthread_mutex_destroy(&f->mtx);
+}
+
+/*
+ * Runs the floor over tcp (pki == NULL) or TLS. Fills s->ms with the
+ * measured rounds (after one warm-up).
+ */
+static int
+run_floor(const struct opts *o, const char *pki, struct series *s)
+{
+	struct floor f;
+	nng_tls_config *stls = NULL, *ctls = NULL;
+	pthread_condattr_t ca;
+	char url[128];
+	int port = 0, rv, ok = 0;
+
+	memset(&f, 0, sizeof(f));
+	f.n = o->n;
+	pthread_mutex_init(&f.mtx, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&f.cv, &ca);
+	pthread_condattr_destroy(&ca);
+	atomic_init(&f.stopping, 0);
+	f.nsc = (size_t)o->n + 64;
+	f.sc = calloc(f.nsc, sizeof(*f.sc));
+	f.cl = calloc((size_t)o->n, sizeof(*f.cl));
+	if (f.sc == NULL || f.cl == NULL) {
+		msg("out of memory");
+		goto out;
+	}
+	if (pki != NULL && floor_tls_configs(pki, &stls, &ctls) != 0)
+		goto out;
+
+	if ((rv = nng_rep0_open(&f.srv)) != 0) {
+		msg("floor: %s", nng_strerror(rv));
+		goto out;
+	}
+	f.srv_open = 1;
+	snprintf(url, sizeof(url), "%s://127.0.0.1:0", pki ? "tls+tcp" : "tcp");
+	if ((rv = nng_listener_create(&f.listener, f.srv, url)) != 0 ||
+	    (stls != NULL &&
+	     (rv = nng_listener_set_ptr(f.listener, NNG_OPT_TLS_CONFIG,
+	                                stls)) != 0) ||
+	    (rv = nng_listener_start(f.listener, 0)) != 0 ||
+	    (rv = nng_listener_get_int(f.listener, NNG_OPT_TCP_BOUND_PORT,
+	                               &port)) != 0) {
+		msg("floor: listen %s: %s", url, nng_strerror(rv));
+		goto out;
+	}
+	for (size_t i = 0; i < f.nsc; i++) {
+		fsctx *c = &f.sc[i];
+
+		c->f = &f;
+		c->state = FS_RECV;
+		if ((rv = nng_aio_alloc(&c->aio, fs_cb, c)) != 0 ||
+		    (rv = nng_ctx_open(&c->ctx, f.srv)) != 0) {
+			msg("floor: server context: %s", nng_strerror(rv));
+			goto out;
+		}
+		nng_ctx_recv(c->ctx, c->aio);
+	}
+	snprintf(url, sizeof(url), "%s://127.0.0.1:%d", pki ? "tls+tcp" : "tcp",
+	         port);
+	for (int i = 0; i < o->n; i++) {
+		fcli *c = &f.cl[i];
+
+		c->f = &f;
+		if ((rv = nng_req0_open(&c->sock)) != 0) {
+			msg("floor: client %d: %s", i, nng_strerror(rv));
+			goto out;
+		}
+		c->opened = 1;
+		nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 100);
+		nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 2000);
+		if ((rv = nng_dialer_create(&c->dialer, c->sock, url)) != 0 ||
+		    (ctls != NULL &&
+		     (rv = nng_dialer_set_ptr(c->dialer, NNG_OPT_TLS_CONFIG,
+		                              ctls)) != 0) ||
+		    (rv = nng_ctx_open(&c->ctx, c->sock)) != 0 ||
+		    (rv = nng_aio_alloc(&c->aio, fc_cb, c)) != 0 ||
+		    (rv = nng_dialer_start(c->dialer, NNG_FLAG_NONBLOCK)) !=
+		        0) {
+			msg("floor: client %d: %s", i, nng_strerror(rv));
+			goto out;
+		}
+		nng_ctx_set_ms(c->ctx, NNG_OPT_REQ_RESENDTIME,
+		               NNG_DURATION_INFINITE);
+		fc_send(c, "P", 1, FC_SEND_POLL);
+	}
+
+	for (int r = 0; r <= o->rounds; r++) {
+		struct floor_wait w = {o->n, -1};
+		fsctx *h;
+		int64_t t0;
+		int timeout = r == 0 ? ROUND_TIMEOUT_MS * 2 : ROUND_TIMEOUT_MS;
+
+		if (floor_wait(&f, &w, timeout) != 0) {
+			msg("%s: only %d of %d polls held after %d s", s->name,
+			    f.n_held, o->n, timeout / 1000);
+			goto out;
+		}
+		pthread_mutex_lock(&f.mtx);
+		h = f.held;
+		f.held = NULL;
+		f.n_held = 0;
+		f.acks = 0;
+		f.t1 = 0;
+		t0 = sim_now_ns();
+		pthread_mutex_unlock(&f.mtx);
+		while (h != NULL) {
+			fsctx *next = h->next_held;
+			nng_msg *m;
+
+			if (nng_msg_alloc(&m, PAYLOAD_LEN) != 0) {
+				msg("out of memory");
+				goto out;
+			}
+			memset(nng_msg_body(m), 'x', PAYLOAD_LEN);
+			h->state = FS_SEND;
+			nng_aio_set_msg(h->aio, m);
+			nng_ctx_send(h->ctx, h->aio);
+			h = next;
+		}
+		w.want_held = -1;
+		w.want_acks = o->n;
+		if (floor_wait(&f, &w, ROUND_TIMEOUT_MS) != 0) {
+			msg("%s: only %d of %d acks after %d s", s->name,
+			    f.acks, o->n, ROUND_TIMEOUT_MS / 1000);
+			goto out;
+		}
+		if (r > 0)
+			s->ms[s->n++] = ns_to_ms(f.t1 - t0);
+	}
+	pthread_mutex_lock(&f.mtx);
+	if (f.errors != 0)
+		msg("%s: %llu transport errors", s->name,
+		    (unsigned long long)f.errors);
+	else
+		ok = 1;
+	pthread_mutex_unlock(&f.mtx);
+out:
+	floor_close(&f);
+	if (stls != NULL)
+		nng_tls_config_free(stls);
+	if (ctls != NULL)
+		nng_tls_config_free(ctls);
+	s->ok = ok;
+	return ok ? 0 : -1;
+}
+
+/* ------------------------------------------------------------ admin */
+
+struct admin {
+	nng_socket sock;
+	int open;
+	a17_key *key;
+};
+
+static int
+admin_keyfn(void *arg, const uint8_t *kid, size_t len, const a17_key **k)
+{
+	(void)arg;
+	(void)kid;
+	(void)len;
+	*k = NULL;
+	return A17_EUNKNOWNKEY; /* replies are unsigned */
+}
+
+static int
+admin_open(struct admin *ad, const char *datadir, const char *pki)
+{
+	char path[PATH_LEN], url[PATH_LEN + 32];
+	int rv;
+
+	snprintf(path, sizeof(path), "%s/coordinators/%s/id.key", pki,
+	         COORD_NAME);
+	if ((rv = crypto_key_load(path, &ad->key)) != 0) {
+		msg("coordinator key %s: %s", path, a17_strerror(rv));
+		return -1;
+	}
+	snprintf(url, sizeof(url), "ipc://%s/admin.sock", datadir);
+	if ((rv = nng_req0_open(&ad->sock)) != 0) {
+		msg("admin socket: %s", nng_strerror(rv));
+		return -1;
+	}
+	ad->open = 1;
+	nng_socket_set_ms(ad->sock, NNG_OPT_SENDTIMEO, 30000);
+	nng_socket_set_ms(ad->sock, NNG_OPT_RECVTIMEO, 30000);
+	nng_socket_set_size(ad->sock, NNG_OPT_RECVMAXSZ, WIRE_MAX_MSG);
+	if ((rv = nng_dial(ad->sock, url, NULL, 0)) != 0) {
+		msg("%s: %s", url, nng_strerror(rv));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+admin_close(struct admin *ad)
+{
+	if (ad->open)
+		nng_close(ad->sock);
+	ad->open = 0;
+	crypto_key_free(ad->key);
+	ad->key = NULL;
+}
+
+/*
+ * Sends a coordinator-signed AdminRequest, as art17ctl does. On 0, *m
+ * holds the reply (wire_msg_fini it) and *rep points into it.
+ */
+static int
+admin_call(struct admin *ad, Art17__AdminRequest *req, wire_msg *m,
+           Art17__AdminReply **rep)
+{
+	Art17__Body body = ART17__BODY__INIT;
+	Art17__Header hdr;
+	uint8_t id[WIRE_MSGID_LEN];
+	uint8_t *out;
+	size_t outlen;
+	nng_msg *nm;
+	int rv;
+
+	*rep = NULL;
+	wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_ADMIN, COORD_NAME, 0);
+	body.hdr = &hdr;
+	body.payload_case = ART17__BODY__PAYLOAD_ADMIN;
+	body.admin = req;
+	if ((rv = wire_seal(&body, ad->key, &out, &outlen)) != 0) {
+		msg("admin request: %s", a17_strerror(rv));
+		return -1;
+	}
+	rv = nng_send(ad->sock, out, outlen, 0);
+	free(out);
+	if (rv != 0) {
+		msg("admin send: %s", nng_strerror(rv));
+		return -1;
+	}
+	if ((rv = nng_recvmsg(ad->sock, &nm, 0)) != 0) {
+		msg("admin reply: %s", nng_strerror(rv));
+		return -1;
+	}
+	rv = wire_open(nng_msg_body(nm), nng_msg_len(nm), WIRE_MAX_MSG,
+	               admin_keyfn, NULL, WIRE_F_ALLOW_UNSIGNED, m);
+	nng_msg_free(nm); /* the body was copied by wire_open if needed */
+	if (rv != 0) {
+		msg("admin reply: %s", a17_strerror(rv));
+		return -1;
+	}
+	if (m->body->payload_case == ART17__BODY__PAYLOAD_ERROR) {
+		msg("admin: refused: %s %s", m->body->error->msg_code,
+		    m->body->error->detail);
+		wire_msg_fini(m);
+		return -1;
+	}
+	if (m->body->payload_case != ART17__BODY__PAYLOAD_ADMIN_REPLY ||
+	    m->body->admin_reply == NULL) {
+		msg("admin: unexpected reply");
+		wire_msg_fini(m);
+		return -1;
+	}
+	if (m->body->admin_reply->code != ART17__ERR_CODE__ERR_UNSPECIFIED) {
+		msg("admin: refused: %s %s", m->body->admin_reply->msg_code,
+		    m->body->admin_reply->detail);
+		wire_msg_fini(m);
+		return -1;
+	}
+	*rep = m->body->admin_reply;
+	return 0;
+}
+
+static int
+admin_member_add(struct admin *ad, const char *id, const a17_key *k)
+{
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__MemberRecord rec = ART17__MEMBER_RECORD__INIT;
+	Art17__AdminReply *rep;
+	uint8_t pub[A17_PUBKEY_LEN];
+	char name[96];
+	wire_msg m;
+
+	if (crypto_key_raw_public(k, pub) != 0)
+		return -1;
+	snprintf(name, sizeof(name), "Benchmark member %s", id);
+	rec.member_id = (char *)id;
+	rec.name = name;
+	rec.member_class = ART17__MEMBER_CLASS__CLASS_GENERAL;
+	rec.category = ART17__CATEGORY__CAT_OTHER;
+	rec.id_pub.data = pub;
+	rec.id_pub.len = sizeof(pub);
+	req.op_case = ART17__ADMIN_REQUEST__OP_MEMBER_ADD;
+	req.member_add = &rec;
+	if (admin_call(ad, &req, &m, &rep) != 0)
+		return -1;
+	wire_msg_fini(&m);
+	return 0;
+}
+
+/* Issues the round's request; fills reqid and the number of copies. */
+static int
+admin_issue(struct admin *ad, int round, char *reqid, size_t reqid_len,
+            size_t *n_included)
+{
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__IssueRequest is = ART17__ISSUE_REQUEST__INIT;
+	Art17__Marking mk = ART17__MARKING__INIT;
+	Art17__AdminReply *rep;
+	uint8_t content[PAYLOAD_LEN];
+	char title[64];
+	wire_msg m;
+
+	memset(content, 'x', sizeof(content));
+	snprintf((char *)content, sizeof(content),
+	         "art17-bench fan-out round %d. ", round);
+	content[strlen((char *)content)] = 'x';
+	snprintf(title, sizeof(title), "Benchmark round %d", round);
+	is.kind = ART17__ITEM_KIND__KIND_INFORMATION_SHARE;
+	is.incident_id = "BENCH";
+	is.title = title;
+	is.content.data = content;
+	is.content.len = sizeof(content);
+	mk.tlp = ART17__TLP__TLP_AMBER;
+	mk.secret = ART17__SECRET__SECRET_NO;
+	mk.scope = ART17__SCOPE__SCOPE_MEMBERS;
+	is.marking = &mk;
+	req.op_case = ART17__ADMIN_REQUEST__OP_REQUEST_ISSUE;
+	req.request_issue = &is;
+	if (admin_call(ad, &req, &m, &rep) != 0)
+		return -1;
+	if (rep->issued == NULL || rep->issued->request_id == NULL) {
+		msg("issue: no request id in the reply");
+		wire_msg_fini(&m);
+		return -1;
+	}
+	snprintf(reqid, reqid_len, "%s", rep->issued->request_id);
+	*n_included = rep->issued->n_included;
+	wire_msg_fini(&m);
+	return 0;
+}
+
+/* ------------------------------------------------------------ art17 */
+
+struct art17_result {
+	/* per measured round, ms after t0 */
+	double *total, *issue, *first_dl, *last_dl, *first_ok;
+	double broker_cpu_ms, bench_cpu_ms; /* summed over measured rounds */
+	double connect_s, register_s;
+};
+
+static int
+pred_ready(const sim_counts *c, void *arg)
+{
+	uint32_t n = *(uint32_t *)arg;
+
+	return c->welcomed >= n && c->polling >= n;
+}
+
+static int
+pred_polling(const sim_counts *c, void *arg)
+{
+	return c->polling >= *(uint32_t *)arg;
+}
+
+static int
+pred_receipts(const sim_counts *c, void *arg)
+{
+	return c->receipts_ok >= *(uint64_t *)arg || c->errors > 0;
+}
+
+static int
+wait_broker_ready(const char *log, pid_t pid, int timeout_ms)
+{
+	int64_t end = sim_now_ns() + (int64_t)timeout_ms * 1000000;
+	int status;
+
+	while (sim_now_ns() < end) {
+		if (file_contains(log, "ready:"))
+			return 0;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			g_broker = -1;
+			msg("the broker exited during start-up");
+			return -1;
+		}
+		sleep_ms(20);
+	}
+	msg("the broker was not ready after %d s", timeout_ms / 1000);
+	return -1;
+}
+
+static void
+stop_broker(void)
+{
+	int status;
+
+	if (g_broker <= 0)
+		return;
+	kill(g_broker, SIGTERM);
+	if (wait_pid(g_broker, 20000, &status) != 0) {
+		msg("the broker did not stop within 20 s: killing it");
+		kill(g_broker, SIGKILL);
+		waitpid(g_broker, &status, 0);
+	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		msg("the broker exited with status %d", status);
+	}
+	g_broker = -1;
+}
+
+/* Prints why agents are unhappy (the first few). */
+static void
+report_agents(sim_pool *pool, const char *reqid)
+{
+	int shown = 0;
+
+	for (size_t i = 0; i < sim_pool_size(pool) && shown < 5; i++) {
+		sim_agent *a = sim_pool_agent(pool, i);
+		sim_agent_stats st;
+		sim_copy_rec rec;
+		int have;
+
+		sim_agent_get_stats(a, &st);
+		have = reqid != NULL &&
+		       sim_agent_find_copy(a, reqid, &rec) == 0 &&
+		       rec.t_receipt_ok_ns != 0;
+		if (st.errors == 0 && st.duplicates == 0 &&
+		    (reqid == NULL || have) && st.welcomes > 0)
+			continue;
+		msg("  %s: welcomes %llu copies %llu dups %llu ok %llu "
+		    "errors %llu%s%s",
+		    sim_agent_member(a), (unsigned long long)st.welcomes,
+		    (unsigned long long)st.copies,
+		    (unsigned long long)st.duplicates,
+		    (unsigned long long)st.receipts_ok,
+		    (unsigned long long)st.errors,
+		    st.last_error_text[0] ? ", last: " : "",
+		    st.last_error_text);
+		shown++;
+	}
+}
+
+static int
+run_art17(const struct opts *o, const char *broker_bin, const char *pki,
+          struct series *s, struct art17_result *res)
+{
+	char datadir[PATH_LEN], logpath[PATH_LEN], listen[64], url[64];
+	char path[PATH_LEN], ka[] = "60000";
+	char *argv[16];
+	struct admin ad;
+	sim_pool *pool = NULL;
+	sim_cfg cfg;
+	a17_key *bkey = NULL;
+	a17_key **keys = NULL;
+	nng_tls_config *tls = NULL;
+	uint32_t n = (uint32_t)o->n;
+	int port, rv, ok = 0, ai = 0;
+	int64_t t;
+
+	memset(&ad, 0, sizeof(ad));
+	snprintf(datadir, sizeof(datadir), "%s/data", g_tmp);
+	snprintf(logpath, sizeof(logpath), "%s/broker.log", g_tmp);
+	if ((port = free_port()) < 0) {
+		msg("no free port");
+		return -1;
+	}
+	snprintf(listen, sizeof(listen), "tls+tcp://127.0.0.1:%d", port);
+	snprintf(url, sizeof(url), "tls+tcp://localhost:%d", port);
+
+	/* identity keys, in-process */
+	if ((keys = calloc(n, sizeof(*keys))) == NULL)
+		goto out;
+	for (uint32_t i = 0; i < n; i++)
+		if ((rv = crypto_key_generate(&keys[i])) != 0) {
+			msg("key generation: %s", a17_strerror(rv));
+			goto out;
+		}
+
+	/* the broker: durable (no --nosync) */
+	argv[ai++] = (char *)broker_bin;
+	argv[ai++] = "-d";
+	argv[ai++] = datadir;
+	argv[ai++] = "-p";
+	argv[ai++] = (char *)pki;
+	argv[ai++] = "-l";
+	argv[ai++] = listen;
+	argv[ai++] = "--keepalive";
+	argv[ai++] = ka;
+	argv[ai] = NULL;
+	if ((g_broker = spawn(argv, logpath, 1)) < 0) {
+		msg("cannot start %s", broker_bin);
+		goto out;
+	}
+	if (wait_broker_ready(logpath, g_broker, 30000) != 0)
+		goto out;
+	if (admin_open(&ad, datadir, pki) != 0)
+		goto out;
+
+	t = sim_now_ns();
+	for (uint32_t i = 0; i < n; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "bench-%05u", i + 1);
+		if (admin_member_add(&ad, id, keys[i]) != 0)
+			goto out;
+	}
+	res->register_s = ns_to_ms(sim_now_ns() - t) / 1000.0;
+
+	/* the simulated agents: one TLS client certificate for all */
+	snprintf(path, sizeof(path), "%s/broker/sign.pub", pki);
+	if ((rv = crypto_key_load(path, &bkey)) != 0) {
+		msg("%s: %s", path, a17_strerror(rv));
+		goto out;
+	}
+	{
+		char ca[PATH_LEN], cert[PATH_LEN];
+
+		snprintf(ca, sizeof(ca), "%s/agents/%s/ca.crt", pki,
+		         AGENT_CERT_NAME);
+		snprintf(cert, sizeof(cert), "%s/agents/%s/tls.pem", pki,
+		         AGENT_CERT_NAME);
+		if ((rv = nng_tls_config_alloc(&tls, NNG_TLS_MODE_CLIENT)) !=
+		        0 ||
+		    (rv = nng_tls_config_auth_mode(
+		         tls, NNG_TLS_AUTH_MODE_REQUIRED)) != 0 ||
+		    (rv = nng_tls_config_ca_file(tls, ca)) != 0 ||
+		    (rv = nng_tls_config_cert_key_file(tls, cert, NULL)) != 0 ||
+		    (rv = nng_tls_config_server_name(tls, "localhost")) != 0) {
+			msg("agent TLS setup: %s", nng_strerror(rv));
+			goto out;
+		}
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.url = url;
+	cfg.tls = tls;
+	cfg.broker_key = bkey;
+	if (sim_pool_create(&cfg, &pool) != 0)
+		goto out;
+	for (uint32_t i = 0; i < n; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "bench-%05u", i + 1);
+		if (sim_agent_add(pool, id, keys[i], NULL, NULL) != 0) {
+			msg("out of memory");
+			goto out;
+		}
+		keys[i] = NULL; /* the pool owns it now */
+	}
+	t = sim_now_ns();
+	if ((rv = sim_pool_start(pool)) != 0) {
+		msg("starting the agents: %s", a17_strerror(rv));
+		goto out;
+	}
+	if (sim_pool_wait(pool, pred_ready, &n, 60000 + o->n * 60) != 0) {
+		sim_counts c;
+
+		sim_pool_counts(pool, &c);
+		msg("only %u of %u agents connected and polling", c.polling, n);
+		report_agents(pool, NULL);
+		goto out;
+	}
+	res->connect_s = ns_to_ms(sim_now_ns() - t) / 1000.0;
+
+	for (int r = 0; r <= o->rounds; r++) {
+		char reqid[64];
+		size_t incl = 0;
+		uint64_t want = (uint64_t)n * (uint64_t)(r + 1);
+		int64_t t0, t_issue, fdl = INT64_MAX, ldl = 0;
+		int64_t fok = INT64_MAX, lok = 0;
+		double bcpu0, scpu0;
+		sim_counts c;
+
+		/* every agent has a poll out; let the broker park them */
+		if (sim_pool_wait(pool, pred_polling, &n, ROUND_TIMEOUT_MS) !=
+		    0) {
+			sim_pool_counts(pool, &c);
+			msg("round %d: only %u of %u agents polling", r,
+			    c.polling, n);
+			report_agents(pool, NULL);
+			goto out;
+		}
+		sleep_ms(o->settle_ms);
+		bcpu0 = proc_cpu_ms(g_broker);
+		scpu0 = self_cpu_ms();
+
+		t0 = sim_now_ns();
+		if (admin_issue(&ad, r, reqid, sizeof(reqid), &incl) != 0)
+			goto out;
+		t_issue = sim_now_ns();
+		if (incl != n) {
+			msg("round %d: %s went to %zu members, not %u", r,
+			    reqid, incl, n);
+			goto out;
+		}
+		if (sim_pool_wait(pool, pred_receipts, &want,
+		                  ROUND_TIMEOUT_MS) != 0) {
+			sim_pool_counts(pool, &c);
+			msg("round %d: %llu of %u receipts confirmed after "
+			    "%d s",
+			    r, (unsigned long long)(c.receipts_ok - want + n),
+			    n, ROUND_TIMEOUT_MS / 1000);
+			report_agents(pool, reqid);
+			goto out;
+		}
+		if (r > 0) {
+			res->broker_cpu_ms += proc_cpu_ms(g_broker) - bcpu0;
+			res->bench_cpu_ms += self_cpu_ms() - scpu0;
+		}
+		sim_pool_counts(pool, &c);
+		if (c.errors != 0 || c.duplicates != 0 || c.copies != want) {
+			msg("round %d: %llu errors, %llu duplicates, %llu "
+			    "copies (want %llu)",
+			    r, (unsigned long long)c.errors,
+			    (unsigned long long)c.duplicates,
+			    (unsigned long long)c.copies,
+			    (unsigned long long)want);
+			report_agents(pool, reqid);
+			goto out;
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			sim_agent *a = sim_pool_agent(pool, i);
+			sim_copy_rec rec;
+
+			if (sim_agent_find_copy(a, reqid, &rec) != 0 ||
+			    rec.times != 1 || rec.t_receipt_ok_ns == 0) {
+				msg("round %d: %s did not get %s exactly once "
+				    "with a confirmed receipt",
+				    r, sim_agent_member(a), reqid);
+				goto out;
+			}
+			if (rec.t_deliver_ns < fdl)
+				fdl = rec.t_deliver_ns;
+			if (rec.t_deliver_ns > ldl)
+				ldl = rec.t_deliver_ns;
+			if (rec.t_receipt_ok_ns < fok)
+				fok = rec.t_receipt_ok_ns;
+			if (rec.t_receipt_ok_ns > lok)
+				lok = rec.t_receipt_ok_ns;
+		}
+		if (r > 0) {
+			int k = s->n++;
+
+			s->ms[k] = ns_to_ms(lok - t0);
+			res->total[k] = s->ms[k];
+			res->issue[k] = ns_to_ms(t_issue - t0);
+			res->first_dl[k] = ns_to_ms(fdl - t0);
+			res->last_dl[k] = ns_to_ms(ldl - t0);
+			res->first_ok[k] = ns_to_ms(fok - t0);
+		}
+	}
+	ok = 1;
+out:
+	if (!ok && g_broker > 0)
+		tail_file(logpath, 20);
+	sim_pool_destroy(pool); /* before the broker stops: no noise */
+	admin_close(&ad);
+	stop_broker();
+	if (tls != NULL)
+		nng_tls_config_free(tls);
+	crypto_key_free(bkey);
+	for (uint32_t i = 0; keys != NULL && i < n; i++)
+		crypto_key_free(keys[i]);
+	free(keys);
+	s->ok = ok;
+	return ok ? 0 : -1;
+}
+
+/* ------------------------------------------------------------ report */
+
+static void
+cpu_model(char *out, size_t len)
+{
+	char line[512];
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	snprintf(out, len, "unknown CPU");
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *p;
+
+		if (strncmp(line, "model name", 10) != 0 ||
+		    (p = strchr(line, ':')) == NULL)
+			continue;
+		p++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		p[strcspn(p, "\n")] = '\0';
+		snprintf(out, len, "%s", p);
+		break;
+	}
+	fclose(f);
+}
+
+static void
+print_line(const struct series *s, int nagents)
+{
+	double v[s->n > 0 ? s->n : 1];
+	double p50, p99, mx;
+
+	if (!s->ok || s->n == 0) {
+		printf("  %-22s %10s\n", s->name, "FAILED");
+		return;
+	}
+	memcpy(v, s->ms, sizeof(double) * (size_t)s->n);
+	p50 = pct(v, s->n, 0.50);
+	p99 = pct(v, s->n, 0.99);
+	mx = v[s->n - 1];
+	printf("  %-22s %9.1f %9.1f %9.1f %12.0f\n", s->name, p50, p99, mx,
+	       p50 > 0 ? nagents / (p50 / 1000.0) : 0.0);
+}
+
+static double
+p50_of(const double *src, int n)
+{
+	double v[n > 0 ? n : 1];
+
+	memcpy(v, src, sizeof(double) * (size_t)(n > 0 ? n : 0));
+	return pct(v, n, 0.50);
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: art17-bench fanout [-n N] [--rounds R] [--bin DIR] "
+	        "[--keep] [--check]\n"
+	        "                          [--settle MS]\n"
+	        "\n"
+	        "Fans one request out to N agents and times until every "
+	        "receipt is durably\n"
+	        "stored, next to the bare-nng floor (tcp and TLS). See "
+	        "docs/benchmarks.md.\n"
+	        "\n"
+	        "  -n N          agents (default 1000, at most %d)\n"
+	        "  -r, --rounds R  measured rounds after one warm-up "
+	        "(default 5)\n"
+	        "  --bin DIR     where art17-broker and art17-pki are (DIR or "
+	        "DIR/broker,\n"
+	        "                DIR/tools); default: next to this "
+	        "executable in the build tree\n"
+	        "  --keep        keep the temporary directory (PKI, broker "
+	        "data, log)\n"
+	        "  --check       smoke test: exit 0 only when every count is "
+	        "right\n"
+	        "  --settle MS   pause after every agent polls, before each "
+	        "round (default 200)\n"
+	        "  -h, --help    this help\n"
+	        "\n"
+	        "Exit status: 0 all counts right, 1 a check or a step "
+	        "failed, 2 usage.\n",
+	        MAX_AGENTS);
+}
+
+static int
+find_bins(const struct opts *o, char *broker, char *pki, size_t len)
+{
+	char exe[PATH_MAX], *slash;
+	ssize_t n;
+
+	if (o->bin != NULL) {
+		snprintf(broker, len, "%s/art17-broker", o->bin);
+		if (!is_exec(broker))
+			snprintf(broker, len, "%s/broker/art17-broker", o->bin);
+		snprintf(pki, len, "%s/art17-pki", o->bin);
+		if (!is_exec(pki))
+			snprintf(pki, len, "%s/tools/art17-pki", o->bin);
+	} else {
+		if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) <
+		    0) {
+			msg("cannot find my own executable: %s",
+			    strerror(errno));
+			return -1;
+		}
+		exe[n] = '\0';
+		if ((slash = strrchr(exe, '/')) != NULL)
+			*slash = '\0';
+		snprintf(broker, len, "%s/../broker/art17-broker", exe);
+		snprintf(pki, len, "%s/art17-pki", exe);
+	}
+	if (!is_exec(broker) || !is_exec(pki)) {
+		msg("cannot find art17-broker and art17-pki (looked for %s "
+		    "and %s; use --bin DIR)",
+		    broker, pki);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+make_pki(const char *pki_bin, const char *pki)
+{
+	char log[PATH_LEN], agent_name[] = AGENT_CERT_NAME,
+	                    coord_name[] = COORD_NAME;
+	char *a1[] = {(char *)pki_bin, "init", "-d", (char *)pki, NULL};
+	char *a2[] = {(char *)pki_bin, "agent",    "-d",
+	              (char *)pki,     agent_name, NULL};
+	char *a3[] = {(char *)pki_bin, "coordinator", "-d",
+	              (char *)pki,     coord_name,    NULL};
+
+	snprintf(log, sizeof(log), "%s/pki.log", g_tmp);
+	if (run(a1, log) != 0 || run(a2, log) != 0 || run(a3, log) != 0)
+		return -1;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+	    {"rounds", required_argument, NULL, 'r'},
+	    {"bin", required_argument, NULL, 'B'},
+	    {"keep", no_argument, NULL, 'k'},
+	    {"check", no_argument, NULL, 'c'},
+	    {"settle", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct opts o = {1000, 5, NULL, 0, 0, 200};
+	char broker_bin[PATH_MAX + 64], pki_bin[PATH_MAX + 64],
+	    pki[TMP_LEN + 8];
+	char cpu[256], cmd[4096];
+	struct series ftcp = {"floor-tcp", NULL, 0, 0};
+	struct series ftls = {"floor-tls", NULL, 0, 0};
+	struct series a17 = {"art17 (tls, fsync)", NULL, 0, 0};
+	struct art17_result res;
+	struct utsname un;
+	size_t cl = 0;
+	int c, rc = 1;
+
+	if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "--help") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "fanout") != 0) {
+		msg("unknown benchmark '%s' (only: fanout)", argv[1]);
+		usage(stderr);
+		return 2;
+	}
+	for (int i = 0; i < argc; i++) {
+		int q = strchr(argv[i], ' ') != NULL;
+
+		cl += (size_t)snprintf(cmd + cl, sizeof(cmd) - cl, "%s%s%s%s",
+		                       i ? " " : "", q ? "'" : "", argv[i],
+		                       q ? "'" : "");
+		if (cl >= sizeof(cmd))
+			break;
+	}
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "n:r:h", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			o.n = atoi(optarg);
+			if (o.n < 1 || o.n > MAX_AGENTS) {
+				msg("-n must be 1..%d", MAX_AGENTS);
+				return 2;
+			}
+			break;
+		case 'r':
+			o.rounds = atoi(optarg);
+			if (o.rounds < 1 || o.rounds > 10000) {
+				msg("--rounds must be 1..10000");
+				return 2;
+			}
+			break;
+		case 'B':
+			o.bin = optarg;
+			break;
+		case 'k':
+			o.keep = 1;
+			break;
+		case 'c':
+			o.check = 1;
+			break;
+		case 's':
+			o.settle_ms = atoi(optarg);
+			if (o.settle_ms < 0 || o.settle_ms > 60000) {
+				msg("--settle must be 0..60000");
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+	/* floor: 2 fds per client (both ends in this process), plus slack */
+	if (nofile_limit() < 2L * o.n + 256) {
+		msg("-n %d needs about %d open files; the limit is %ld", o.n,
+		    2 * o.n + 256, nofile_limit());
+		return 1;
+	}
+	if (find_bins(&o, broker_bin, pki_bin, sizeof(broker_bin)) != 0)
+		return 1;
+
+	memset(&res, 0, sizeof(res));
+	ftcp.ms = calloc((size_t)o.rounds, sizeof(double));
+	ftls.ms = calloc((size_t)o.rounds, sizeof(double));
+	a17.ms = calloc((size_t)o.rounds, sizeof(double));
+	res.total = calloc((size_t)o.rounds, sizeof(double));
+	res.issue = calloc((size_t)o.rounds, sizeof(double));
+	res.first_dl = calloc((size_t)o.rounds, sizeof(double));
+	res.last_dl = calloc((size_t)o.rounds, sizeof(double));
+	res.first_ok = calloc((size_t)o.rounds, sizeof(double));
+	if (!ftcp.ms || !ftls.ms || !a17.ms || !res.total || !res.issue ||
+	    !res.first_dl || !res.last_dl || !res.first_ok) {
+		msg("out of memory");
+		return 1;
+	}
+
+	snprintf(g_tmp, sizeof(g_tmp), "/tmp/art17-bench.XXXXXX");
+	if (mkdtemp(g_tmp) == NULL) {
+		msg("mkdtemp: %s", strerror(errno));
+		return 1;
+	}
+	snprintf(pki, sizeof(pki), "%s/pki", g_tmp);
+	fprintf(stderr,
+	        "art17-bench: %d agents, %d rounds (+1 warm-up) in %s\n", o.n,
+	        o.rounds, g_tmp);
+
+	if (make_pki(pki_bin, pki) != 0)
+		goto out;
+	fprintf(stderr, "art17-bench: floor over tcp...\n");
+	run_floor(&o, NULL, &ftcp);
+	fprintf(stderr, "art17-bench: floor over TLS...\n");
+	run_floor(&o, pki, &ftls);
+	fprintf(stderr, "art17-bench: art17 (broker, %d simulated agents)...\n",
+	        o.n);
+	run_art17(&o, broker_bin, pki, &a17, &res);
+
+	cpu_model(cpu, sizeof(cpu));
+	if (uname(&un) != 0)
+		memset(&un, 0, sizeof(un));
+	printf("art17-bench fanout: %d agents, %d measured rounds (+1 "
+	       "warm-up), %d-byte payload\n",
+	       o.n, o.rounds, PAYLOAD_LEN);
+	printf("machine: %ld CPUs, %s, %s %s\n", sysconf(_SC_NPROCESSORS_ONLN),
+	       cpu, un.sysname, un.release);
+	printf("command: %s\n\n", cmd);
+	printf("  %-22s %9s %9s %9s %12s\n", "", "p50 ms", "p99 ms*", "max ms",
+	       "msgs/s");
+	print_line(&ftcp, o.n);
+	print_line(&ftls, o.n);
+	print_line(&a17, o.n);
+	printf("  * p99 by nearest rank: with fewer than 100 rounds it is the "
+	       "max.\n");
+	printf("  msgs/s = N / p50 (copies delivered and acked per "
+	       "second).\n");
+	if (a17.ok && ftls.ok && ftcp.ok) {
+		double a = p50_of(a17.ms, a17.n), t = p50_of(ftls.ms, ftls.n),
+		       p = p50_of(ftcp.ms, ftcp.n);
+
+		printf("\n  ratio art17/floor-tls (p50): %.1fx\n",
+		       t > 0 ? a / t : 0.0);
+		printf("  ratio art17/floor-tcp (p50): %.1fx\n",
+		       p > 0 ? a / p : 0.0);
+	}
+	if (a17.ok) {
+		printf("\n  art17 phases, p50 over rounds, ms after t0:\n");
+		printf("    issue committed (admin reply)   %8.1f\n",
+		       p50_of(res.issue, a17.n));
+		printf("    first copy verified at an agent %8.1f\n",
+		       p50_of(res.first_dl, a17.n));
+		printf("    last copy verified at an agent  %8.1f\n",
+		       p50_of(res.last_dl, a17.n));
+		printf("    first ReceiptOk                 %8.1f\n",
+		       p50_of(res.first_ok, a17.n));
+		printf("    last ReceiptOk (t1)             %8.1f\n",
+		       p50_of(res.total, a17.n));
+		printf(
+		    "  CPU per round (ms, t0 to t1 plus the wait's wake-up): "
+		    "broker %.0f, bench process (agents) %.0f\n",
+		    res.broker_cpu_ms / a17.n, res.bench_cpu_ms / a17.n);
+		printf("  set-up: %d members registered in %.1f s, agents "
+		       "connected in %.1f s\n",
+		       o.n, res.register_s, res.connect_s);
+	}
+	rc = (ftcp.ok && ftls.ok && a17.ok) ? 0 : 1;
+	if (o.check) {
+		if (rc == 0)
+			printf("bench smoke: ok (%d agents, %d rounds)\n", o.n,
+			       o.rounds);
+		else
+			printf("bench smoke: FAILED (%d agents, %d rounds)\n",
+			       o.n, o.rounds);
+	}
+out:
+	stop_broker();
+	if (o.keep) {
+		fprintf(stderr, "art17-bench: kept %s\n", g_tmp);
+	} else {
+		rm_rf(g_tmp);
+	}
+	free(ftcp.ms);
+	free(ftls.ms);
+	free(a17.ms);
+	free(res.total);
+	free(res.issue);
+	free(res.first_dl);
+	free(res.last_dl);
+	free(res.first_ok);
+	return rc;
+}

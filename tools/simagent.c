@@ -1,0 +1,934 @@
+/*
+ * simagent.c: simulated agents on nng aio callbacks. See simagent.h.
+ *
+ * Each agent is a small state machine driven by its one aio. An aio
+ * carries one operation at a time, so the callbacks of one agent never
+ * overlap; the only shared state is the pool's, under the pool mutex.
+ * Every path through the callback submits the next operation as its very
+ * last step (after that the callback may already run again elsewhere).
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
+
+#include "err.h"
+#include "simagent.h"
+#include "wire.h"
+
+#define SIM_VERSION "art17-simagent 0.1.0"
+
+enum {
+	ST_NEW = 0,
+	ST_HELLO_REQ, /* HelloReq sent, waiting for the Challenge */
+	ST_HELLO,     /* Hello sent, waiting for the Welcome */
+	ST_POLL,      /* Poll sent, waiting for a Deliver */
+	ST_RECEIPT,   /* ReceiptBatch sent, waiting for ReceiptOk */
+};
+
+enum { IO_NONE = 0, IO_SEND, IO_RECV, IO_SLEEP };
+
+/* What to do when a sleep ends. */
+enum { ACT_HELLO = 1, ACT_POLL, ACT_RECEIPT };
+
+struct sim_agent {
+	sim_pool *pool;
+	char *member;
+	a17_key *key;
+	sim_behaviour beh;
+	nng_socket sock;
+	nng_dialer dialer;
+	nng_ctx ctx;
+	nng_aio *aio;
+	int opened;
+	int started;
+	/* driven by the callback only */
+	int state;
+	int io;
+	int next_act;
+	uint32_t keepalive_ms;
+	uint8_t nonce[64];
+	size_t nonce_len;
+	uint8_t *pending; /* signed receipt not yet confirmed */
+	size_t pending_len;
+	/* under the pool mutex */
+	int authed;  /* counted in counts.welcomed */
+	int polling; /* counted in counts.polling */
+	sim_copy_rec *recs;
+	size_t n_recs, cap_recs;
+	sim_agent_stats st;
+};
+
+struct sim_pool {
+	sim_cfg cfg;
+	pthread_mutex_t mtx;
+	pthread_cond_t cv;
+	sim_agent **agents;
+	size_t n, cap;
+	sim_counts counts;
+	sim_hook hook;
+	void *hook_arg;
+	atomic_int stopping;
+};
+
+static void agent_cb(void *arg);
+
+int64_t
+sim_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------ pool */
+
+int
+sim_pool_create(const sim_cfg *cfg, sim_pool **pp)
+{
+	sim_pool *p;
+	pthread_condattr_t ca;
+
+	if (cfg == NULL || cfg->url == NULL || cfg->broker_key == NULL)
+		return A17_EINVAL;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return A17_ENOMEM;
+	p->cfg = *cfg;
+	if (p->cfg.max_items == 0)
+		p->cfg.max_items = 64;
+	if (p->cfg.op_timeout_ms == 0)
+		p->cfg.op_timeout_ms = 10000;
+	if (p->cfg.retry_ms == 0)
+		p->cfg.retry_ms = 500;
+	pthread_mutex_init(&p->mtx, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	atomic_init(&p->stopping, 0);
+	*pp = p;
+	return 0;
+}
+
+void
+sim_pool_set_hook(sim_pool *p, sim_hook fn, void *arg)
+{
+	p->hook = fn;
+	p->hook_arg = arg;
+}
+
+size_t
+sim_pool_size(const sim_pool *p)
+{
+	return p->n;
+}
+
+sim_agent *
+sim_pool_agent(sim_pool *p, size_t i)
+{
+	return i < p->n ? p->agents[i] : NULL;
+}
+
+const char *
+sim_agent_member(const sim_agent *a)
+{
+	return a->member;
+}
+
+void
+sim_pool_counts(sim_pool *p, sim_counts *c)
+{
+	pthread_mutex_lock(&p->mtx);
+	*c = p->counts;
+	pthread_mutex_unlock(&p->mtx);
+}
+
+int
+sim_pool_wait(sim_pool *p, int (*pred)(const sim_counts *, void *), void *arg,
+              int timeout_ms)
+{
+	struct timespec ts;
+	int rv = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&p->mtx);
+	while (!pred(&p->counts, arg)) {
+		if (pthread_cond_timedwait(&p->cv, &p->mtx, &ts) != 0 &&
+		    !pred(&p->counts, arg)) {
+			rv = A17_ETIMEDOUT;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p->mtx);
+	return rv;
+}
+
+void
+sim_agent_get_stats(sim_agent *a, sim_agent_stats *st)
+{
+	pthread_mutex_lock(&a->pool->mtx);
+	*st = a->st;
+	pthread_mutex_unlock(&a->pool->mtx);
+}
+
+/* The record for request_id, or NULL. Pool mutex held. */
+static sim_copy_rec *
+rec_find(sim_agent *a, const char *request_id)
+{
+	for (size_t i = a->n_recs; i-- > 0;)
+		if (strcmp(a->recs[i].request_id, request_id) == 0)
+			return &a->recs[i];
+	return NULL;
+}
+
+int
+sim_agent_find_copy(sim_agent *a, const char *request_id, sim_copy_rec *out)
+{
+	sim_copy_rec *r;
+	int rv = A17_ENOTFOUND;
+
+	pthread_mutex_lock(&a->pool->mtx);
+	if ((r = rec_find(a, request_id)) != NULL) {
+		*out = *r;
+		rv = 0;
+	}
+	pthread_mutex_unlock(&a->pool->mtx);
+	return rv;
+}
+
+int
+sim_agent_add(sim_pool *p, const char *member_id, a17_key *id_key,
+              const sim_behaviour *beh, sim_agent **ap)
+{
+	sim_agent *a;
+
+	if (member_id == NULL || id_key == NULL ||
+	    !crypto_key_has_private(id_key))
+		return A17_EINVAL;
+	if (p->n == p->cap) {
+		size_t ncap = p->cap ? p->cap * 2 : 64;
+		sim_agent **na = realloc(p->agents, ncap * sizeof(*na));
+
+		if (na == NULL)
+			return A17_ENOMEM;
+		p->agents = na;
+		p->cap = ncap;
+	}
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return A17_ENOMEM;
+	if ((a->member = strdup(member_id)) == NULL) {
+		free(a);
+		return A17_ENOMEM;
+	}
+	a->pool = p;
+	a->key = id_key;
+	if (beh != NULL)
+		a->beh = *beh;
+	a->keepalive_ms = 30000;
+	p->agents[p->n++] = a;
+	pthread_mutex_lock(&p->mtx);
+	p->counts.agents++;
+	pthread_mutex_unlock(&p->mtx);
+	if (ap != NULL)
+		*ap = a;
+	return 0;
+}
+
+/* ------------------------------------------------------------ events */
+
+static void
+emit(sim_agent *a, sim_event_kind kind, const char *request_id, uint64_t seq,
+     int code, const char *text)
+{
+	sim_pool *p = a->pool;
+	sim_event ev;
+
+	if (p->hook == NULL)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = kind;
+	ev.request_id = request_id;
+	ev.seq = seq;
+	ev.code = code;
+	ev.text = text;
+	ev.t_ns = sim_now_ns();
+	p->hook(p->hook_arg, a, &ev);
+}
+
+/* Counts an error (or a connect retry before the first Welcome). */
+static void
+note_error(sim_agent *a, int code, const char *fmt, const char *detail)
+{
+	sim_pool *p = a->pool;
+	char text[128];
+
+	snprintf(text, sizeof(text), fmt, detail ? detail : "");
+	pthread_mutex_lock(&p->mtx);
+	if (a->st.welcomes == 0 && code < 0) {
+		a->st.connect_retries++;
+	} else {
+		a->st.errors++;
+		p->counts.errors++;
+	}
+	a->st.last_error = code;
+	snprintf(a->st.last_error_text, sizeof(a->st.last_error_text), "%s",
+	         text);
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mtx);
+	emit(a, SIM_EV_ERROR, NULL, 0, code, text);
+}
+
+static void
+set_polling(sim_agent *a, int on)
+{
+	sim_pool *p = a->pool;
+
+	pthread_mutex_lock(&p->mtx);
+	if (on && !a->polling) {
+		a->polling = 1;
+		p->counts.polling++;
+		a->st.polls++;
+	} else if (!on && a->polling) {
+		a->polling = 0;
+		p->counts.polling--;
+	}
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mtx);
+}
+
+static void
+lose_session(sim_agent *a)
+{
+	sim_pool *p = a->pool;
+	int was;
+
+	pthread_mutex_lock(&p->mtx);
+	was = a->authed;
+	if (a->authed) {
+		a->authed = 0;
+		p->counts.welcomed--;
+	}
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mtx);
+	if (was)
+		emit(a, SIM_EV_SESSION_LOST, NULL, 0, 0, NULL);
+}
+
+/* ------------------------------------------------------------ sending */
+
+static void do_action(sim_agent *a, int act);
+
+/* Sleeps ms on the agent's aio, then does act. Last step of a path. */
+static void
+sleep_then(sim_agent *a, uint32_t ms, int act)
+{
+	a->next_act = act;
+	a->io = IO_SLEEP;
+	nng_sleep_aio((nng_duration)ms, a->aio);
+}
+
+/* Sends len bytes of data (copied) in state st. Last step of a path. */
+static void
+send_raw(sim_agent *a, const uint8_t *data, size_t len, int st)
+{
+	nng_msg *msg;
+	int rv;
+
+	if ((rv = nng_msg_alloc(&msg, len)) != 0) {
+		note_error(a, a17_err_nng(rv), "message: %s", nng_strerror(rv));
+		sleep_then(a, a->pool->cfg.retry_ms,
+		           st == ST_RECEIPT ? ACT_RECEIPT
+		           : st == ST_POLL  ? ACT_POLL
+		                            : ACT_HELLO);
+		return;
+	}
+	memcpy(nng_msg_body(msg), data, len);
+	a->state = st;
+	a->io = IO_SEND;
+	nng_aio_set_msg(a->aio, msg);
+	nng_aio_set_timeout(a->aio, (nng_duration)a->pool->cfg.op_timeout_ms);
+	nng_ctx_send(a->ctx, a->aio);
+}
+
+/* Seals body with the agent's key and sends it. Last step of a path. */
+static void
+seal_send(sim_agent *a, Art17__Body *body, int st)
+{
+	uint8_t *buf;
+	size_t len;
+	int rv;
+
+	if ((rv = wire_seal(body, a->key, &buf, &len)) != 0) {
+		note_error(a, rv, "sealing: %s", a17_strerror(rv));
+		sleep_then(a, a->pool->cfg.retry_ms, ACT_HELLO);
+		return;
+	}
+	send_raw(a, buf, len, st);
+	free(buf);
+}
+
+static void
+send_hello_req(sim_agent *a)
+{
+	Art17__Body body = ART17__BODY__INIT;
+	Art17__Header hdr;
+	Art17__HelloReq hr = ART17__HELLO_REQ__INIT;
+	uint8_t id[WIRE_MSGID_LEN];
+
+	wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_HELLO_REQ, a->member,
+	                 0);
+	hr.member_id = a->member;
+	body.hdr = &hdr;
+	body.payload_case = ART17__BODY__PAYLOAD_HELLO_REQ;
+	body.hello_req = &hr;
+	seal_send(a, &body, ST_HELLO_REQ);
+}
+
+static void
+send_hello(sim_agent *a)
+{
+	Art17__Body body = ART17__BODY__INIT;
+	Art17__Header hdr;
+	Art17__Hello h = ART17__HELLO__INIT;
+	uint8_t id[WIRE_MSGID_LEN];
+
+	wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_HELLO, a->member, 0);
+	h.member_id = a->member;
+	h.nonce.data = a->nonce;
+	h.nonce.len = a->nonce_len;
+	h.agent_version = SIM_VERSION;
+	body.hdr = &hdr;
+	body.payload_case = ART17__BODY__PAYLOAD_HELLO;
+	body.hello = &h;
+	seal_send(a, &body, ST_HELLO);
+}
+
+static void
+send_poll(sim_agent *a)
+{
+	Art17__Body body = ART17__BODY__INIT;
+	Art17__Header hdr;
+	Art17__Poll pl = ART17__POLL__INIT;
+	uint8_t id[WIRE_MSGID_LEN];
+
+	wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_POLL, a->member, 0);
+	pl.cursor = a->st.cursor; /* written by this agent's callback only */
+	pl.max_items = a->pool->cfg.max_items;
+	body.hdr = &hdr;
+	body.payload_case = ART17__BODY__PAYLOAD_POLL;
+	body.poll = &pl;
+	seal_send(a, &body, ST_POLL);
+}
+
+static void
+do_action(sim_agent *a, int act)
+{
+	switch (act) {
+	case ACT_RECEIPT:
+		if (a->pending != NULL) {
+			send_raw(a, a->pending, a->pending_len, ST_RECEIPT);
+			return;
+		}
+		send_poll(a);
+		return;
+	case ACT_POLL:
+		send_poll(a);
+		return;
+	default:
+		send_hello_req(a);
+		return;
+	}
+}
+
+/* ------------------------------------------------------------ replies */
+
+static int
+broker_keyfn(void *arg, const uint8_t *kid, size_t len, const a17_key **k)
+{
+	sim_pool *p = arg;
+
+	(void)len;
+	if (memcmp(kid, crypto_key_id(p->cfg.broker_key), A17_KEYID_LEN) != 0)
+		return A17_EUNKNOWNKEY;
+	*k = p->cfg.broker_key;
+	return 0;
+}
+
+/* After a failed step in state st: what to do again. */
+static int
+retry_act(const sim_agent *a)
+{
+	switch (a->state) {
+	case ST_POLL:
+		return ACT_POLL;
+	case ST_RECEIPT:
+		return ACT_RECEIPT;
+	default:
+		return ACT_HELLO;
+	}
+}
+
+/* An Error reply from the broker. Last step of a path. */
+static void
+on_error_reply(sim_agent *a, const Art17__Error *e)
+{
+	char text[128];
+
+	snprintf(text, sizeof(text), "%s %s", e->msg_code ? e->msg_code : "",
+	         e->detail ? e->detail : "");
+	note_error(a, (int)e->code, "broker: %s", text);
+	if (e->code == ART17__ERR_CODE__ERR_NOT_AUTHENTICATED) {
+		/* the broker forgot our session: hello again (a pending
+		 * receipt is sent again after the Welcome) */
+		lose_session(a);
+		send_hello_req(a);
+		return;
+	}
+	if (e->code == ART17__ERR_CODE__ERR_NOT_ADDRESSED &&
+	    a->state == ST_RECEIPT) {
+		/* permanent: the broker has no such copy */
+		free(a->pending);
+		a->pending = NULL;
+		send_poll(a);
+		return;
+	}
+	if (a->state == ST_HELLO_REQ || a->state == ST_HELLO)
+		lose_session(a);
+	sleep_then(a, a->pool->cfg.retry_ms, retry_act(a));
+}
+
+static void
+on_challenge(sim_agent *a, const wire_msg *m)
+{
+	const Art17__Challenge *c = m->body->challenge;
+
+	if (m->signer == NULL || c == NULL || c->nonce.len == 0 ||
+	    c->nonce.len > sizeof(a->nonce)) {
+		note_error(a, A17_EPROTO, "%s",
+		           "challenge not signed by the broker");
+		sleep_then(a, a->pool->cfg.retry_ms, ACT_HELLO);
+		return;
+	}
+	memcpy(a->nonce, c->nonce.data, c->nonce.len);
+	a->nonce_len = c->nonce.len;
+	send_hello(a);
+}
+
+static void
+on_welcome(sim_agent *a, const wire_msg *m)
+{
+	sim_pool *p = a->pool;
+	int64_t now = sim_now_ns();
+
+	if (m->signer == NULL || m->body->welcome == NULL) {
+		note_error(a, A17_EPROTO, "%s",
+		           "welcome not signed by the broker");
+		sleep_then(a, p->cfg.retry_ms, ACT_HELLO);
+		return;
+	}
+	if (m->body->welcome->keepalive_ms > 0)
+		a->keepalive_ms = m->body->welcome->keepalive_ms;
+	pthread_mutex_lock(&p->mtx);
+	if (!a->authed) {
+		a->authed = 1;
+		p->counts.welcomed++;
+	}
+	a->st.welcomes++;
+	a->st.t_connected_ns = now;
+	if (a->st.t_first_connected_ns == 0)
+		a->st.t_first_connected_ns = now;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mtx);
+	emit(a, SIM_EV_WELCOME, NULL, 0, 0, NULL);
+	do_action(a, ACT_RECEIPT); /* a pending receipt first, else poll */
+}
+
+/*
+ * Verifies the copies of one Deliver, records them and sends one signed
+ * receipt for those that verified. Where the real agent commits them to
+ * its LMDB inbox (and the receipt to its outbox) first, this keeps them
+ * in memory; ack_delay_ms can stand in for that commit.
+ */
+static void
+on_deliver(sim_agent *a, const Art17__Deliver *d)
+{
+	sim_pool *p = a->pool;
+	Art17__ReceiptItem *items = NULL, **itemp = NULL;
+	uint8_t(*hashes)[A17_SHA256_LEN] = NULL;
+	wire_msg *ms = NULL;
+	size_t n = 0, i;
+	int64_t now;
+	uint64_t cursor = a->st.cursor;
+
+	if (d->n_copies == 0) {
+		send_poll(a); /* keep-alive */
+		return;
+	}
+	items = calloc(d->n_copies, sizeof(*items));
+	itemp = calloc(d->n_copies, sizeof(*itemp));
+	hashes = calloc(d->n_copies, sizeof(*hashes));
+	ms = calloc(d->n_copies, sizeof(*ms));
+	if (items == NULL || itemp == NULL || hashes == NULL || ms == NULL) {
+		note_error(a, A17_ENOMEM, "%s", "out of memory");
+		free(items);
+		free(itemp);
+		free(hashes);
+		free(ms);
+		sleep_then(a, p->cfg.retry_ms, ACT_POLL);
+		return;
+	}
+	for (i = 0; i < d->n_copies; i++) {
+		const Art17__Copy *c = d->copies[i];
+		Art17__Request *r;
+		sim_copy_rec *rec;
+		int rv;
+
+		if (c->seq > cursor)
+			cursor = c->seq;
+		rv = wire_open(c->request_env.data, c->request_env.len,
+		               WIRE_MAX_MSG, broker_keyfn, p, 0, &ms[i]);
+		if (rv != 0 ||
+		    ms[i].body->payload_case != ART17__BODY__PAYLOAD_REQUEST) {
+			note_error(a, rv ? rv : A17_EPROTO, "copy: %s",
+			           rv ? a17_strerror(rv) : "not a request");
+			continue;
+		}
+		if (c->info == NULL || c->info->member_id == NULL ||
+		    strcmp(c->info->member_id, a->member) != 0) {
+			note_error(a, A17_EPROTO, "%s",
+			           "copy addressed to another member");
+			continue;
+		}
+		r = ms[i].body->request;
+		crypto_sha256(ms[i].body_buf, ms[i].body_len, hashes[i]);
+		now = sim_now_ns();
+		pthread_mutex_lock(&p->mtx);
+		if ((rec = rec_find(a, r->request_id)) != NULL) {
+			/* counted; acked again, as the real agent does
+			 * (the broker may have missed the first) */
+			rec->times++;
+			a->st.duplicates++;
+			p->counts.duplicates++;
+		} else {
+			if (a->n_recs == a->cap_recs) {
+				size_t nc = a->cap_recs ? a->cap_recs * 2 : 8;
+				sim_copy_rec *nr =
+				    realloc(a->recs, nc * sizeof(*nr));
+
+				if (nr != NULL) {
+					a->recs = nr;
+					a->cap_recs = nc;
+				}
+			}
+			if (a->n_recs < a->cap_recs) {
+				rec = &a->recs[a->n_recs++];
+				memset(rec, 0, sizeof(*rec));
+				snprintf(rec->request_id,
+				         sizeof(rec->request_id), "%s",
+				         r->request_id);
+				rec->seq = c->seq;
+				rec->t_deliver_ns = now;
+				rec->times = 1;
+			}
+		}
+		a->st.copies++;
+		a->st.t_last_deliver_ns = now;
+		p->counts.copies++;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mtx);
+		emit(a, SIM_EV_DELIVER, r->request_id, c->seq, 0, NULL);
+
+		art17__receipt_item__init(&items[n]);
+		items[n].seq = c->seq;
+		items[n].request_id = r->request_id;
+		items[n].request_hash.data = hashes[i];
+		items[n].request_hash.len = A17_SHA256_LEN;
+		items[n].stored_ms = wire_now_ms();
+		itemp[n] = &items[n];
+		n++;
+	}
+	pthread_mutex_lock(&p->mtx);
+	a->st.cursor = cursor; /* the real agent stores it with the copies */
+	pthread_mutex_unlock(&p->mtx);
+
+	if (n > 0) {
+		Art17__Body body = ART17__BODY__INIT;
+		Art17__Header hdr;
+		Art17__ReceiptBatch rb = ART17__RECEIPT_BATCH__INIT;
+		uint8_t id[WIRE_MSGID_LEN];
+		int rv;
+
+		wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_RECEIPT,
+		                 a->member, 0);
+		rb.n_items = n;
+		rb.items = itemp;
+		body.hdr = &hdr;
+		body.payload_case = ART17__BODY__PAYLOAD_RECEIPT;
+		body.receipt = &rb;
+		free(a->pending);
+		a->pending = NULL;
+		if ((rv = wire_seal(&body, a->key, &a->pending,
+		                    &a->pending_len)) != 0) {
+			a->pending = NULL;
+			note_error(a, rv, "sealing a receipt: %s",
+			           a17_strerror(rv));
+		}
+	}
+	for (i = 0; i < d->n_copies; i++)
+		wire_msg_fini(&ms[i]);
+	free(ms);
+	free(items);
+	free(itemp);
+	free(hashes);
+
+	if (a->pending == NULL) {
+		send_poll(a);
+		return;
+	}
+	a->state = ST_RECEIPT;
+	if (a->beh.ack_delay_ms > 0) {
+		sleep_then(a, a->beh.ack_delay_ms, ACT_RECEIPT);
+		return;
+	}
+	send_raw(a, a->pending, a->pending_len, ST_RECEIPT);
+}
+
+static void
+on_receipt_ok(sim_agent *a, const Art17__ReceiptOk *ok)
+{
+	sim_pool *p = a->pool;
+	int64_t now = sim_now_ns();
+	const char *ids[64];
+	uint64_t seqs[64];
+	size_t nev = 0;
+
+	pthread_mutex_lock(&p->mtx);
+	for (size_t i = 0; i < ok->n_seqs; i++) {
+		for (size_t j = a->n_recs; j-- > 0;) {
+			sim_copy_rec *r = &a->recs[j];
+
+			if (r->seq != ok->seqs[i])
+				continue;
+			if (r->t_receipt_ok_ns == 0) {
+				r->t_receipt_ok_ns = now;
+				a->st.receipts_ok++;
+				p->counts.receipts_ok++;
+				if (nev < 64) {
+					ids[nev] = r->request_id;
+					seqs[nev++] = r->seq;
+				}
+			}
+			break;
+		}
+	}
+	a->st.t_last_receipt_ok_ns = now;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mtx);
+	/* records are only appended by this agent's callback: ids stay */
+	for (size_t i = 0; i < nev; i++)
+		emit(a, SIM_EV_RECEIPT_OK, ids[i], seqs[i], 0, NULL);
+	free(a->pending);
+	a->pending = NULL;
+	send_poll(a);
+}
+
+/* A reply arrived in a->state. Last step of a path. */
+static void
+on_reply(sim_agent *a, nng_msg *msg)
+{
+	wire_msg m;
+	int rv, pc;
+
+	rv = wire_open(nng_msg_body(msg), nng_msg_len(msg), WIRE_MAX_MSG,
+	               broker_keyfn, a->pool, WIRE_F_ALLOW_UNSIGNED, &m);
+	if (rv != 0) {
+		nng_msg_free(msg);
+		note_error(a, rv, "reply from broker: %s", a17_strerror(rv));
+		sleep_then(a, a->pool->cfg.retry_ms, retry_act(a));
+		return;
+	}
+	pc = (int)m.body->payload_case;
+	if (pc == ART17__BODY__PAYLOAD_ERROR) {
+		if (m.signer == NULL) {
+			note_error(a, A17_EUNSIGNED, "%s",
+			           "unsigned error reply");
+			sleep_then(a, a->pool->cfg.retry_ms, retry_act(a));
+		} else {
+			on_error_reply(a, m.body->error);
+		}
+	} else if (a->state == ST_HELLO_REQ &&
+	           pc == ART17__BODY__PAYLOAD_CHALLENGE) {
+		on_challenge(a, &m);
+	} else if (a->state == ST_HELLO && pc == ART17__BODY__PAYLOAD_WELCOME) {
+		on_welcome(a, &m);
+	} else if (a->state == ST_POLL && pc == ART17__BODY__PAYLOAD_DELIVER) {
+		on_deliver(a, m.body->deliver);
+	} else if (a->state == ST_RECEIPT &&
+	           pc == ART17__BODY__PAYLOAD_RECEIPT_OK) {
+		on_receipt_ok(a, m.body->receipt_ok);
+	} else {
+		note_error(a, A17_EPROTO, "unexpected reply (payload %s)",
+		           pc == ART17__BODY__PAYLOAD_DELIVER ? "deliver"
+		                                              : "other");
+		sleep_then(a, a->pool->cfg.retry_ms, retry_act(a));
+	}
+	/* the callback may already run again: touch only locals */
+	wire_msg_fini(&m);
+	nng_msg_free(msg);
+}
+
+/* A send or receive failed. Last step of a path. */
+static void
+on_transport_error(sim_agent *a, int rv, const char *what)
+{
+	note_error(a, a17_err_nng(rv), what, nng_strerror(rv));
+	/* start over: the broker may have lost the session with the pipe */
+	lose_session(a);
+	if (a->state == ST_POLL && rv == NNG_ETIMEDOUT) {
+		/* broker silent past the keep-alive */
+		send_hello_req(a);
+		return;
+	}
+	sleep_then(a, a->pool->cfg.retry_ms, ACT_HELLO);
+}
+
+static void
+agent_cb(void *arg)
+{
+	sim_agent *a = arg;
+	int rv = nng_aio_result(a->aio);
+	int io = a->io;
+	nng_msg *msg;
+
+	a->io = IO_NONE;
+	if (atomic_load(&a->pool->stopping)) {
+		if ((io == IO_SEND && rv != 0) || (io == IO_RECV && rv == 0)) {
+			nng_msg_free(nng_aio_get_msg(a->aio));
+			nng_aio_set_msg(a->aio, NULL);
+		}
+		return;
+	}
+	switch (io) {
+	case IO_SEND:
+		if (rv != 0) {
+			nng_msg_free(nng_aio_get_msg(a->aio));
+			nng_aio_set_msg(a->aio, NULL);
+			on_transport_error(a, rv, "send: %s");
+			return;
+		}
+		if (a->state == ST_POLL)
+			set_polling(a, 1);
+		a->io = IO_RECV;
+		nng_aio_set_timeout(
+		    a->aio, a->state == ST_POLL
+		                ? (nng_duration)(a->keepalive_ms + 10000)
+		                : (nng_duration)a->pool->cfg.op_timeout_ms);
+		nng_ctx_recv(a->ctx, a->aio);
+		return;
+	case IO_RECV:
+		if (a->state == ST_POLL)
+			set_polling(a, 0);
+		if (rv != 0) {
+			on_transport_error(a, rv, "receive: %s");
+			return;
+		}
+		msg = nng_aio_get_msg(a->aio);
+		nng_aio_set_msg(a->aio, NULL);
+		on_reply(a, msg);
+		return;
+	case IO_SLEEP:
+		/* 0 when the time ran out (NNG_ETIMEDOUT in older nng) */
+		do_action(a, a->next_act);
+		return;
+	default:
+		return;
+	}
+}
+
+/* ------------------------------------------------------------ start/stop */
+
+int
+sim_agent_start(sim_agent *a)
+{
+	sim_pool *p = a->pool;
+	int rv;
+
+	if (a->started)
+		return 0;
+	if ((rv = nng_req0_open(&a->sock)) != 0)
+		return a17_err_nng(rv);
+	a->opened = 1;
+	nng_socket_set_size(a->sock, NNG_OPT_RECVMAXSZ, WIRE_MAX_MSG);
+	nng_socket_set_ms(a->sock, NNG_OPT_RECONNMINT, 100);
+	nng_socket_set_ms(a->sock, NNG_OPT_RECONNMAXT, 5000);
+	if ((rv = nng_dialer_create(&a->dialer, a->sock, p->cfg.url)) != 0)
+		return a17_err_nng(rv);
+	if (p->cfg.tls != NULL &&
+	    (rv = nng_dialer_set_ptr(a->dialer, NNG_OPT_TLS_CONFIG,
+	                             p->cfg.tls)) != 0)
+		return a17_err_nng(rv);
+	if ((rv = nng_ctx_open(&a->ctx, a->sock)) != 0 ||
+	    (rv = nng_aio_alloc(&a->aio, agent_cb, a)) != 0)
+		return a17_err_nng(rv);
+	/* a held poll must not be resent while it is legitimately held */
+	nng_ctx_set_ms(a->ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	if ((rv = nng_dialer_start(a->dialer, NNG_FLAG_NONBLOCK)) != 0)
+		return a17_err_nng(rv);
+	a->started = 1;
+	send_hello_req(a);
+	return 0;
+}
+
+int
+sim_pool_start(sim_pool *p)
+{
+	int rv;
+
+	for (size_t i = 0; i < p->n; i++)
+		if ((rv = sim_agent_start(p->agents[i])) != 0)
+			return rv;
+	return 0;
+}
+
+void
+sim_pool_destroy(sim_pool *p)
+{
+	if (p == NULL)
+		return;
+	atomic_store(&p->stopping, 1);
+	/* closing fails every pending ctx operation; callbacks return */
+	for (size_t i = 0; i < p->n; i++)
+		if (p->agents[i]->opened)
+			nng_close(p->agents[i]->sock);
+	/* and stopping waits for any callback still running (sleeps too) */
+	for (size_t i = 0; i < p->n; i++)
+		if (p->agents[i]->aio != NULL)
+			nng_aio_stop(p->agents[i]->aio);
+	for (size_t i = 0; i < p->n; i++) {
+		sim_agent *a = p->agents[i];
+
+		nng_aio_free(a->aio);
+		crypto_key_free(a->key);
+		free(a->pending);
+		free(a->recs);
+		free(a->member);
+		free(a);
+	}
+	free(p->agents);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mtx);
+	free(p);
+}

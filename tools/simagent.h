@@ -1,0 +1,171 @@
+/*
+ * simagent.h: many light simulated agents in one process.
+ *
+ * Each simulated agent speaks the real agent protocol (docs/protocol.md,
+ * agent/link.c) with its own Ed25519 identity key: HelloReq -> Challenge
+ * (broker signature checked) -> Hello -> Welcome -> Poll{cursor} ->
+ * Deliver -> (every copy's Request envelope checked against the broker
+ * key) -> signed ReceiptBatch -> ReceiptOk -> Poll ...
+ *
+ * Everything runs on nng aio callbacks: one REQ socket, one dialer, one
+ * context and one aio per agent, and no thread per agent, so one process
+ * carries thousands of agents (one file descriptor each).
+ *
+ * There is no disk on the agent side: where the real agent commits the
+ * copies and the receipt to its LMDB inbox/outbox before it sends the
+ * receipt, a simulated agent keeps them in memory. The behaviour's
+ * ack_delay_ms can stand in for the time that commit would take.
+ *
+ * Threading: callbacks run on nng's task threads. All per-agent records
+ * and the pool counters are guarded by one pool mutex; the functions
+ * below that read them take it, so they may be called from any thread.
+ */
+#ifndef A17_SIMAGENT_H
+#define A17_SIMAGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
+
+#include "crypto.h"
+
+typedef struct sim_pool sim_pool;
+typedef struct sim_agent sim_agent;
+
+/*
+ * What a simulated agent does differently from a well-behaved one. Zero
+ * is the well-behaved default. Drills add fields here (and honour them in
+ * simagent.c); a field that is not implemented is not declared.
+ *
+ * Planned, not implemented yet: offline windows, flapping (drop and
+ * redial the connection every N ms), crash/restart (forget everything
+ * not confirmed), feedback after receipt, impostor (sign with a key that
+ * is not the registered one).
+ */
+typedef struct sim_behaviour {
+	/* Wait this long after a Deliver before sending its receipt (nng
+	 * sleep on the agent's own aio: no thread is blocked). */
+	uint32_t ack_delay_ms;
+} sim_behaviour;
+
+/* Pool-wide settings, shared by every agent of the pool. */
+typedef struct sim_cfg {
+	const char *url;           /* broker agent endpoint */
+	nng_tls_config *tls;       /* client config for tls+tcp://; may be
+	                              shared by every agent; NULL for tcp:// */
+	const a17_key *broker_key; /* the broker's signing key (public) */
+	uint32_t max_items;        /* Poll.max_items; 0 = 64 */
+	uint32_t op_timeout_ms;    /* send and short replies; 0 = 10000 */
+	uint32_t retry_ms;         /* pause after a failure; 0 = 500 */
+} sim_cfg;
+
+/* Events reported to the optional hook (for drills and tests). */
+typedef enum sim_event_kind {
+	SIM_EV_WELCOME = 1,  /* session bound */
+	SIM_EV_DELIVER,      /* a copy verified (request_id, seq) */
+	SIM_EV_RECEIPT_OK,   /* a copy confirmed durable (request_id, seq) */
+	SIM_EV_ERROR,        /* something went wrong (code, text) */
+	SIM_EV_SESSION_LOST, /* the broker forgot us or went silent */
+} sim_event_kind;
+
+typedef struct sim_event {
+	sim_event_kind kind;
+	const char *request_id; /* DELIVER, RECEIPT_OK */
+	uint64_t seq;           /* DELIVER, RECEIPT_OK */
+	int code;               /* ERROR: A17_E*, or Art17 ErrCode if > 0 */
+	const char *text;       /* ERROR */
+	int64_t t_ns;           /* sim_now_ns() when it happened */
+} sim_event;
+
+/* Called on an nng task thread without the pool lock held. */
+typedef void (*sim_hook)(void *arg, sim_agent *a, const sim_event *ev);
+
+/* One copy as the agent saw it. Times are sim_now_ns(); 0 = not yet. */
+typedef struct sim_copy_rec {
+	char request_id[64];
+	uint64_t seq;
+	int64_t t_deliver_ns;
+	int64_t t_receipt_ok_ns;
+	uint32_t times; /* how often it was delivered (1 unless duplicated) */
+} sim_copy_rec;
+
+typedef struct sim_agent_stats {
+	int64_t t_connected_ns;       /* last Welcome */
+	int64_t t_first_connected_ns; /* first Welcome */
+	int64_t t_last_deliver_ns;
+	int64_t t_last_receipt_ok_ns;
+	uint64_t cursor;
+	uint64_t welcomes;    /* sessions bound (1 in a quiet run) */
+	uint64_t polls;       /* polls sent */
+	uint64_t copies;      /* copies received and verified */
+	uint64_t duplicates;  /* copies whose request id was already seen */
+	uint64_t receipts_ok; /* copies confirmed by ReceiptOk */
+	uint64_t errors; /* refusals, bad messages, failures after Welcome */
+	uint64_t connect_retries; /* failures before the first Welcome */
+	int last_error;           /* as sim_event.code */
+	char last_error_text[128];
+} sim_agent_stats;
+
+/* Pool-wide counters, for waiting on a condition. */
+typedef struct sim_counts {
+	uint32_t agents;
+	uint32_t welcomed; /* agents with a bound session */
+	uint32_t polling;  /* agents whose poll is sent and not answered */
+	uint64_t copies;
+	uint64_t duplicates;
+	uint64_t receipts_ok;
+	uint64_t errors;
+} sim_counts;
+
+/* Monotonic clock in nanoseconds. */
+int64_t sim_now_ns(void);
+
+/* Creates an empty pool. cfg is copied; its pointers must outlive it. */
+int sim_pool_create(const sim_cfg *cfg, sim_pool **pp);
+
+/* Installs the event hook (before sim_pool_start). */
+void sim_pool_set_hook(sim_pool *p, sim_hook fn, void *arg);
+
+/*
+ * Adds an agent for member_id with its identity key (taken: freed with
+ * the pool). beh may be NULL (well-behaved). The agent does nothing until
+ * sim_pool_start or sim_agent_start.
+ */
+int sim_agent_add(sim_pool *p, const char *member_id, a17_key *id_key,
+                  const sim_behaviour *beh, sim_agent **ap);
+
+/* Opens the socket, starts dialling and says hello. */
+int sim_agent_start(sim_agent *a);
+
+/* Starts every agent not started yet. Returns the first failure. */
+int sim_pool_start(sim_pool *p);
+
+size_t sim_pool_size(const sim_pool *p);
+sim_agent *sim_pool_agent(sim_pool *p, size_t i);
+const char *sim_agent_member(const sim_agent *a);
+
+void sim_pool_counts(sim_pool *p, sim_counts *c);
+
+/*
+ * Waits until pred(counts, arg) returns non-zero (checked now and after
+ * every change) or timeout_ms passes. Returns 0, or A17_ETIMEDOUT.
+ */
+int sim_pool_wait(sim_pool *p, int (*pred)(const sim_counts *, void *),
+                  void *arg, int timeout_ms);
+
+void sim_agent_get_stats(sim_agent *a, sim_agent_stats *st);
+
+/*
+ * Finds the copy of request_id this agent received; 0 and *out filled, or
+ * A17_ENOTFOUND.
+ */
+int sim_agent_find_copy(sim_agent *a, const char *request_id,
+                        sim_copy_rec *out);
+
+/* Stops every agent (no callback runs after it returns), closes the
+ * sockets, frees everything. Accepts NULL. */
+void sim_pool_destroy(sim_pool *p);
+
+#endif
