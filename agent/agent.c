@@ -442,7 +442,7 @@ main(int argc, char **argv)
 	cmd = argv[optind];
 	argc -= optind;
 	argv += optind;
-	optind = 1;
+	optind = 0; /* 0: glibc re-reads the option string's mode */
 	while ((c = getopt_long(argc, argv, "k:m:c:d:vh", ropts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
@@ -546,25 +546,26 @@ main(int argc, char **argv)
 		const char *prev;
 
 		if (optind + 1 != argc || person == NULL) {
-			fprintf(stderr, "art17-agent: accept needs a request id "
-			    "and --person NAME\n");
+			fprintf(stderr,
+			        "art17-agent: accept needs a request id "
+			        "and --person NAME\n");
 			return 2;
 		}
 		if ((rv = inbox_open(cfg.datadir, 0, &st)) != 0) {
 			fprintf(stderr, "art17-agent: inbox in %s: %s\n",
-			    cfg.datadir, a17_strerror(rv));
+			        cfg.datadir, a17_strerror(rv));
 			return 1;
 		}
 		rv = inbox_accept(st, argv[optind], person, &prev);
 		store_close(st);
 		if (rv == A17_ENOTFOUND) {
 			fprintf(stderr, "art17-agent: no request %s\n",
-			    argv[optind]);
+			        argv[optind]);
 			return 4;
 		}
 		if (rv == A17_EEXIST) {
 			printf("%s was already accepted by %s\n", argv[optind],
-			    prev);
+			       prev);
 			return 0;
 		}
 		if (rv != 0) {
@@ -572,7 +573,7 @@ main(int argc, char **argv)
 			return 1;
 		}
 		printf("%s accepted by %s; the broker will be told\n",
-		    argv[optind], person);
+		       argv[optind], person);
 		return 0;
 	}
 	if (strcmp(cmd, "consent") == 0) {
@@ -580,9 +581,9 @@ main(int argc, char **argv)
 
 		if (optind + 1 != argc || ref == NULL ||
 		    (strcmp(argv[optind], "grant") != 0 &&
-			strcmp(argv[optind], "revoke") != 0)) {
+		     strcmp(argv[optind], "revoke") != 0)) {
 			fprintf(stderr, "art17-agent: consent grant|revoke "
-			    "--ref REF -m MEMBER\n");
+			                "--ref REF -m MEMBER\n");
 			return 2;
 		}
 		if (cfg.member == NULL && cfg.keydir != NULL) {
@@ -592,13 +593,13 @@ main(int argc, char **argv)
 		}
 		if (cfg.member == NULL) {
 			fprintf(stderr, "art17-agent: consent needs -m MEMBER "
-			    "(or -k KEYDIR)\n");
+			                "(or -k KEYDIR)\n");
 			return 2;
 		}
 		grant = strcmp(argv[optind], "grant") == 0;
 		if ((rv = inbox_open(cfg.datadir, 0, &st)) != 0) {
 			fprintf(stderr, "art17-agent: inbox in %s: %s\n",
-			    cfg.datadir, a17_strerror(rv));
+			        cfg.datadir, a17_strerror(rv));
 			return 1;
 		}
 		rv = outbox_consent(st, cfg.member, grant, ref);
@@ -608,8 +609,8 @@ main(int argc, char **argv)
 			return 1;
 		}
 		printf("consent %s for %s queued; the running agent signs it "
-		    "and sends it to the broker\n",
-		    grant ? "grant" : "revocation", cfg.member);
+		       "and sends it to the broker\n",
+		       grant ? "grant" : "revocation", cfg.member);
 		return 0;
 	}
 	fprintf(stderr, "art17-agent: unknown command '%s'\n", cmd);

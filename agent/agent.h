@@ -60,7 +60,7 @@ void outbox_items_free(Art17__ReceiptItem **items, size_t n);
  * when it was accepted already (by *prev, a static buffer).
  */
 int inbox_accept(store *s, const char *id, const char *person,
-    const char **prev);
+                 const char **prev);
 /* Queues a consent grant/revoke for the broker. */
 int outbox_consent(store *s, const char *member, int grant, const char *ref);
 /*
@@ -68,7 +68,7 @@ int outbox_consent(store *s, const char *member, int grant, const char *ref);
  * (malloc'd). A17_ENOTFOUND when there is none.
  */
 int outbox_next_other(store *s, uint8_t *kind, uint64_t *id, uint8_t **buf,
-    size_t *len);
+                      size_t *len);
 int outbox_remove(store *s, uint8_t kind, uint64_t id);
 
 /* link.c: runs the daemon until SIGINT/SIGTERM. Returns an exit code. */

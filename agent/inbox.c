@@ -216,7 +216,7 @@ outbox_remove_receipts(store *s, const uint64_t *seqs, size_t n)
 
 static int
 outbox_put(store_txn *t, uint8_t kind, uint64_t id, const uint8_t *buf,
-    size_t len)
+           size_t len)
 {
 	store_key k;
 
@@ -318,7 +318,7 @@ outbox_consent(store *s, const char *member, int grant, const char *ref)
 
 int
 outbox_next_other(store *s, uint8_t *kind, uint64_t *id, uint8_t **buf,
-    size_t *len)
+                  size_t *len)
 {
 	store_txn t;
 	store_iter it;

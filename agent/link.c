@@ -213,8 +213,8 @@ take_deliver(link_t *l, Art17__Deliver *d, uint64_t *cursor)
 	/* copies withdrawn before delivery: never coming, move past them */
 	for (size_t i = 0; i < d->n_withdrawn; i++) {
 		log_info("copy seq %llu was withdrawn by the broker before "
-		    "delivery (its ground went away)",
-		    (unsigned long long)d->withdrawn[i]);
+		         "delivery (its ground went away)",
+		         (unsigned long long)d->withdrawn[i]);
 		if (d->withdrawn[i] > *cursor)
 			*cursor = d->withdrawn[i];
 	}
@@ -312,13 +312,13 @@ send_other(link_t *l)
 	if (kind == OUT_ACCEPT) {
 		ac = art17__accept__unpack(NULL, plen, pb);
 		wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_ACCEPT,
-		    l->cfg->member, 0);
+		                 l->cfg->member, 0);
 		body.payload_case = ART17__BODY__PAYLOAD_ACCEPT;
 		body.accept = ac;
 	} else {
 		cc = art17__consent_change__unpack(NULL, plen, pb);
 		wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_CONSENT,
-		    l->cfg->member, 0);
+		                 l->cfg->member, 0);
 		body.payload_case = ART17__BODY__PAYLOAD_CONSENT;
 		body.consent = cc;
 	}
@@ -338,8 +338,9 @@ send_other(link_t *l)
 		return; /* stays queued; tried again */
 	if (m.body->payload_case == ART17__BODY__PAYLOAD_ACK) {
 		log_info("broker confirmed %s %s",
-		    kind == OUT_ACCEPT ? "acceptance of" : "consent change",
-		    m.body->ack->ref);
+		         kind == OUT_ACCEPT ? "acceptance of"
+		                            : "consent change",
+		         m.body->ack->ref);
 		outbox_remove(l->st, kind, key);
 		pthread_mutex_lock(&l->mtx);
 		l->kick = 1;
@@ -350,10 +351,10 @@ send_other(link_t *l)
 		if (code == ART17__ERR_CODE__ERR_NOT_AUTHENTICATED)
 			deauth(l);
 		else if (code == ART17__ERR_CODE__ERR_NOT_ADDRESSED ||
-		    code == ART17__ERR_CODE__ERR_INVALID) {
+		         code == ART17__ERR_CODE__ERR_INVALID) {
 			log_warnx("the broker refused a queued %s; dropped",
-			    kind == OUT_ACCEPT ? "acceptance"
-					       : "consent change");
+			          kind == OUT_ACCEPT ? "acceptance"
+			                             : "consent change");
 			outbox_remove(l->st, kind, key);
 		}
 	}

@@ -208,23 +208,24 @@ apply_issue(store_txn *t, void *arg)
 		reg_verdict *v = &op->verdicts[i];
 
 		if ((rv = reg_gate(t, op->rec.kind, op->rec.incident_id,
-			 op->rec.exercise, op->nos[i], now, v)) != 0)
+		                   op->rec.exercise, op->nos[i], now, v)) != 0)
 			return rv;
 		if (v->allow)
 			op->n_included++;
-		audit_append(t, op->coord, v->allow ? "gate.allow" : "gate.deny",
+		audit_append(
+		    t, op->coord, v->allow ? "gate.allow" : "gate.deny",
 		    op->ids[i], op->rec.exercise,
 		    "request %s (%s) incident %s: %s: %s", rid,
 		    op->rec.kind == ART17__ITEM_KIND__KIND_COOPERATION_REQUEST
-			? "cooperation request"
-			: "information share",
+		        ? "cooperation request"
+		        : "information share",
 		    op->rec.incident_id, gate_reason_code(v->reason),
 		    gate_reason_text(v->reason));
 	}
 	if (op->n_included == 0) {
 		audit_append(t, op->coord, "request.refused", rid,
-		    op->rec.exercise,
-		    "request %s refused: no member is eligible", rid);
+		             op->rec.exercise,
+		             "request %s refused: no member is eligible", rid);
 		return t->rv;
 	}
 	op->rec.n_copies = (uint32_t)op->n_included;
@@ -241,9 +242,10 @@ apply_issue(store_txn *t, void *arg)
 	put_be64(b8, op->rec.request_no);
 	store_put(t, DB_REQIDS, &k, b8, 8);
 	audit_append(t, op->coord, "request.issue", rid, op->rec.exercise,
-	    "request %s \"%s\" issued for incident %s to %zu of %zu "
-	    "members",
-	    rid, op->rec.title, op->rec.incident_id, op->n_included, op->n);
+	             "request %s \"%s\" issued for incident %s to %zu of %zu "
+	             "members",
+	             rid, op->rec.title, op->rec.incident_id, op->n_included,
+	             op->n);
 
 	for (size_t i = 0; i < op->n; i++) {
 		Art17__DeliveryRecord d = ART17__DELIVERY_RECORD__INIT;
@@ -274,7 +276,7 @@ apply_issue(store_txn *t, void *arg)
 
 static Art17__CopyStatus *
 copy_status_new(const char *mid, uint64_t seq, Art17__DeliveryState st,
-    int64_t queued, const char *reason)
+                int64_t queued, const char *reason)
 {
 	Art17__CopyStatus *c = calloc(1, sizeof(*c));
 
@@ -430,6 +432,15 @@ issue(broker *b, const char *coord, Art17__IssueRequest *in,
 		         a17_strerror(rv));
 		goto out;
 	}
+	if (envlen > WIRE_MAX_MSG - 64 * 1024) {
+		snprintf(
+		    err, errlen,
+		    "the request is too large to deliver: %zu bytes signed, "
+		    "the limit is %d",
+		    envlen, WIRE_MAX_MSG - 64 * 1024);
+		rv = A17_EINVAL;
+		goto out;
+	}
 	op.rec.request_id = reqid;
 	op.rec.envelope.data = env;
 	op.rec.envelope.len = envlen;
@@ -451,7 +462,7 @@ issue(broker *b, const char *coord, Art17__IssueRequest *in,
 	}
 	if ((rv = store_writer_run(b->wr, apply_issue, &op)) != 0) {
 		snprintf(err, errlen, "storing the request: %s",
-		    a17_strerror(rv));
+		         a17_strerror(rv));
 		goto out;
 	}
 
@@ -461,40 +472,44 @@ issue(broker *b, const char *coord, Art17__IssueRequest *in,
 		r->issued->request_id = strdup(op.n_included ? reqid : "");
 		r->issued->included = calloc(op.n, sizeof(void *));
 		r->issued->excluded = calloc(op.n, sizeof(void *));
-		for (size_t i = 0; r->issued->included &&
-		     r->issued->excluded && i < op.n;
+		for (size_t i = 0;
+		     r->issued->included && r->issued->excluded && i < op.n;
 		     i++) {
 			reg_verdict *v = &op.verdicts[i];
 			Art17__CopyStatus *c;
 			char why[512];
 
 			snprintf(why, sizeof(why), "%s: %s",
-			    gate_reason_code(v->reason),
-			    gate_reason_text(v->reason));
-			c = copy_status_new(op.ids[i], v->allow ? op.seqs[i] : 0,
+			         gate_reason_code(v->reason),
+			         gate_reason_text(v->reason));
+			c = copy_status_new(
+			    op.ids[i], v->allow ? op.seqs[i] : 0,
 			    v->allow ? ART17__DELIVERY_STATE__DS_QUEUED
-				     : ART17__DELIVERY_STATE__DS_UNSPECIFIED,
+			             : ART17__DELIVERY_STATE__DS_UNSPECIFIED,
 			    req.issued_ms, why);
 			if (c == NULL)
 				break;
 			if (v->allow)
-				r->issued->included[r->issued->n_included++] = c;
+				r->issued->included[r->issued->n_included++] =
+				    c;
 			else
-				r->issued->excluded[r->issued->n_excluded++] = c;
+				r->issued->excluded[r->issued->n_excluded++] =
+				    c;
 		}
 	}
 	if (op.n_included == 0) {
-		snprintf(err, errlen,
+		snprintf(
+		    err, errlen,
 		    "nobody is eligible: no member may receive this %s (see "
 		    "the excluded list); nothing was sent",
 		    in->kind == ART17__ITEM_KIND__KIND_COOPERATION_REQUEST
-			? "cooperation request"
-			: "information share");
+		        ? "cooperation request"
+		        : "information share");
 		rv = A17_EDENIED;
 		goto out;
 	}
 	log_info("request %s issued by %s to %zu of %zu members", reqid, coord,
-	    op.n_included, op.n);
+	         op.n_included, op.n);
 
 	/* the copies are durable: make them visible and wake held polls */
 	pthread_mutex_lock(&b->mtx);
@@ -673,8 +688,7 @@ reply_fini(Art17__AdminReply *r)
 	free(r->members);
 	reg_consent_free(r->consents, r->n_consents);
 	if (r->consent_in_force)
-		art17__consent_record__free_unpacked(r->consent_in_force,
-		    NULL);
+		art17__consent_record__free_unpacked(r->consent_in_force, NULL);
 	for (size_t i = 0; i < r->n_incidents; i++)
 		art17__incident_record__free_unpacked(r->incidents[i], NULL);
 	free(r->incidents);

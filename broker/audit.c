@@ -44,7 +44,7 @@ entry_hash(Art17__AuditRecord *r, uint8_t out[A17_SHA256_LEN])
 
 int
 audit_append(store_txn *t, const char *actor, const char *action,
-    const char *subject, int exercise, const char *fmt, ...)
+             const char *subject, int exercise, const char *fmt, ...)
 {
 	Art17__AuditRecord r = ART17__AUDIT_RECORD__INIT;
 	uint8_t prev[A17_SHA256_LEN] = {0}, hash[A17_SHA256_LEN];
@@ -67,7 +67,8 @@ audit_append(store_txn *t, const char *actor, const char *action,
 	if (rv == 0) {
 		Art17__AuditRecord *last;
 
-		last = art17__audit_record__unpack(NULL, lv.mv_size, lv.mv_data);
+		last =
+		    art17__audit_record__unpack(NULL, lv.mv_size, lv.mv_data);
 		if (last == NULL || last->hash.len != A17_SHA256_LEN) {
 			if (last)
 				art17__audit_record__free_unpacked(last, NULL);
@@ -115,7 +116,7 @@ audit_append(store_txn *t, const char *actor, const char *action,
 
 int
 audit_verify(store *s, uint64_t *count, uint64_t *bad, char *detail,
-    size_t dlen)
+             size_t dlen)
 {
 	uint8_t prev[A17_SHA256_LEN] = {0}, h[A17_SHA256_LEN];
 	store_txn t;
@@ -141,12 +142,13 @@ audit_verify(store *s, uint64_t *count, uint64_t *bad, char *detail,
 		if (r == NULL) {
 			*bad = key ? key : expect;
 			snprintf(detail, dlen, "entry %llu does not decode",
-			    (unsigned long long)*bad);
+			         (unsigned long long)*bad);
 			break;
 		}
 		if (key != expect || r->seq != key) {
 			*bad = expect;
-			snprintf(detail, dlen,
+			snprintf(
+			    detail, dlen,
 			    "entry %llu is missing or out of order (found key "
 			    "%llu, seq %llu)",
 			    (unsigned long long)expect, (unsigned long long)key,
@@ -158,16 +160,17 @@ audit_verify(store *s, uint64_t *count, uint64_t *bad, char *detail,
 		    memcmp(r->prev_hash.data, prev, A17_SHA256_LEN) != 0) {
 			*bad = key;
 			snprintf(detail, dlen,
-			    "entry %llu does not chain to entry %llu",
-			    (unsigned long long)key,
-			    (unsigned long long)(key - 1));
+			         "entry %llu does not chain to entry %llu",
+			         (unsigned long long)key,
+			         (unsigned long long)(key - 1));
 			art17__audit_record__free_unpacked(r, NULL);
 			break;
 		}
 		if (entry_hash(r, h) != 0 || r->hash.len != A17_SHA256_LEN ||
 		    memcmp(r->hash.data, h, A17_SHA256_LEN) != 0) {
 			*bad = key;
-			snprintf(detail, dlen,
+			snprintf(
+			    detail, dlen,
 			    "entry %llu was altered: its hash does not match "
 			    "its content",
 			    (unsigned long long)key);
@@ -191,11 +194,11 @@ audit_verify(store *s, uint64_t *count, uint64_t *bad, char *detail,
 		    hv.mv_size == 8 + A17_SHA256_LEN)
 			hseq = store_get_u64(hv.mv_data);
 		if (hseq != *count ||
-		    (hseq != 0 &&
-			memcmp((const uint8_t *)hv.mv_data + 8, prev,
-			    A17_SHA256_LEN) != 0)) {
+		    (hseq != 0 && memcmp((const uint8_t *)hv.mv_data + 8, prev,
+		                         A17_SHA256_LEN) != 0)) {
 			*bad = *count + 1;
-			snprintf(detail, dlen,
+			snprintf(
+			    detail, dlen,
 			    "the log ends at entry %llu but its head records "
 			    "entry %llu: entries were removed or altered at "
 			    "the end",

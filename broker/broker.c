@@ -40,6 +40,12 @@ usage(FILE *f)
 	       "PKIDIR/ca/crl.pem if present)\n"
 	       "      --nosync       do not fsync commits (drills and tests "
 	       "only: loses data on power loss)\n"
+	       "      --flag-quorum N  1 (default) or 2: with 2, a large-scale "
+	       "flag takes effect\n"
+	       "                     only when a second, different coordinator "
+	       "confirms it\n"
+	       "      --confirm-window S  seconds a proposed flag waits for "
+	       "confirmation (900)\n"
 	       "      --syslog       log to syslog instead of stderr\n"
 	       "  -v, --verbose      more logging (repeat for debug)\n"
 	       "  -h, --help         this help\n"
@@ -113,16 +119,19 @@ main(int argc, char **argv)
 			break;
 		case 'Q':
 			b->cfg.flag_quorum = atoi(optarg);
-			if (b->cfg.flag_quorum != 1 && b->cfg.flag_quorum != 2) {
+			if (b->cfg.flag_quorum != 1 &&
+			    b->cfg.flag_quorum != 2) {
 				fprintf(stderr, "art17-broker: --flag-quorum "
-				    "must be 1 or 2\n");
+				                "must be 1 or 2\n");
 				return 2;
 			}
 			break;
 		case 'W':
 			b->cfg.confirm_window_ms = atoi(optarg) * 1000;
 			if (b->cfg.confirm_window_ms <= 0) {
-				fprintf(stderr, "art17-broker: --confirm-window "
+				fprintf(
+				    stderr,
+				    "art17-broker: --confirm-window "
 				    "must be a positive number of seconds\n");
 				return 2;
 			}

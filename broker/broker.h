@@ -63,8 +63,8 @@ typedef struct broker_cfg {
 	unsigned batch_max;
 	unsigned batch_wait_us;
 	const char *crlfile;
-	int flag_quorum;        /* 1, or 2 for the two-person rule */
-	int confirm_window_ms;  /* how long a flag waits for confirmation */
+	int flag_quorum;       /* 1, or 2 for the two-person rule */
+	int confirm_window_ms; /* how long a flag waits for confirmation */
 } broker_cfg;
 
 typedef struct broker {
@@ -94,40 +94,39 @@ extern broker a17b;
 int db_open(broker *b);
 int db_load(broker *b);
 int db_member_add(broker *b, Art17__MemberRecord *rec, const char *by,
-    char *err, size_t errlen);
+                  char *err, size_t errlen);
 member *db_member_by_id(broker *b, const char *id);
 member *db_member_by_keyid(broker *b, const uint8_t *kid);
 int db_delivery_key(store_key *k, uint32_t member_no, uint64_t seq);
 
 /* audit.c: append-only, SHA-256 hash-chained, inside the caller's txn */
 int audit_append(store_txn *t, const char *actor, const char *action,
-    const char *subject, int exercise, const char *fmt, ...)
+                 const char *subject, int exercise, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 /*
  * Walks the whole log. Returns 0 and *bad = 0 when intact; else *bad is
  * the first bad entry's seq and detail says what is wrong.
  */
 int audit_verify(store *s, uint64_t *count, uint64_t *bad, char *detail,
-    size_t dlen);
+                 size_t dlen);
 
 /* registry.c: incidents, consent, and the gate applied to stored copies */
-int reg_incident_get(store_txn *t, const char *id,
-    Art17__IncidentRecord **out);
+int reg_incident_get(store_txn *t, const char *id, Art17__IncidentRecord **out);
 int reg_incident_put(store_txn *t, const Art17__IncidentRecord *r);
 int reg_consent_history(store_txn *t, uint32_t member_no,
-    Art17__ConsentRecord ***hist, size_t *n);
+                        Art17__ConsentRecord ***hist, size_t *n);
 void reg_consent_free(Art17__ConsentRecord **hist, size_t n);
 
 /* The gate's verdict for one copy, with its ground filled in. */
 typedef struct reg_verdict {
 	int allow;
-	int reason;              /* gate_reason */
+	int reason; /* gate_reason */
 	Art17__GroundKind ground;
 	char consent_ref[256];
 	int64_t declared_ms;
 } reg_verdict;
 int reg_gate(store_txn *t, Art17__ItemKind kind, const char *incident_id,
-    int exercise, uint32_t member_no, int64_t now, reg_verdict *v);
+             int exercise, uint32_t member_no, int64_t now, reg_verdict *v);
 
 /*
  * Withdraws every queued copy (of member_no, or of every member when
@@ -135,18 +134,18 @@ int reg_gate(store_txn *t, Art17__ItemKind kind, const char *incident_id,
  * NULL) whose gate no longer holds. Audits each.
  */
 int reg_regate(store_txn *t, broker *b, const char *incident_id,
-    uint32_t member_no, int64_t now, size_t *n_withdrawn);
+               uint32_t member_no, int64_t now, size_t *n_withdrawn);
 
 int reg_put_delivery(store_txn *t, uint32_t member_no, uint64_t seq,
-    const Art17__DeliveryRecord *d);
+                     const Art17__DeliveryRecord *d);
 
 /* incident.c: coordinator (and agent) operations on incidents, consent
  * and the audit log. Each fills info with a one-line outcome. */
 int inc_consent_change(broker *b, const char *member_id, int grant,
-    const char *ref, const char *by, Art17__ConsentVia via, char *info,
-    size_t ilen);
+                       const char *ref, const char *by, Art17__ConsentVia via,
+                       char *info, size_t ilen);
 int inc_admin(broker *b, const char *coord, Art17__AdminRequest *a,
-    Art17__AdminReply *r, char *err, size_t errlen);
+              Art17__AdminReply *r, char *err, size_t errlen);
 /* A consent change as a writer op (agents' changes go through it). */
 typedef struct consent_op {
 	uint32_t no;

@@ -222,16 +222,19 @@ apply_member_add(store_txn *t, void *arg)
 			int clash;
 
 			o = art17__member_record__unpack(NULL, iv.mv_size,
-			    iv.mv_data);
+			                                 iv.mv_data);
 			if (o == NULL)
 				continue;
 			clash = o->parent_org != NULL &&
-			    strcmp(o->parent_org, op->rec->parent_org) == 0;
+			        strcmp(o->parent_org, op->rec->parent_org) == 0;
 			if (clash)
-				snprintf(op->err, op->errlen,
-				    "member %s: organisation \"%s\" already has "
+				snprintf(
+				    op->err, op->errlen,
+				    "member %s: organisation \"%s\" already "
+				    "has "
 				    "a department registered (member %s); only "
-				    "one department of an organisation may be a "
+				    "one department of an organisation may be "
+				    "a "
 				    "member (RULES Q5)",
 				    op->rec->member_id, op->rec->parent_org,
 				    o->member_id);
@@ -253,7 +256,8 @@ apply_member_add(store_txn *t, void *arg)
 	store_key_u32(&k, op->rec->member_no);
 	rv = store_put(t, DB_MEMBERS, &k, buf, len);
 	free(buf);
-	audit_append(t, op->by, "member.add", op->rec->member_id, 0,
+	audit_append(
+	    t, op->by, "member.add", op->rec->member_id, 0,
 	    "member %s \"%s\" registered (class %d, category %d, entity %d, "
 	    "parent \"%s\", mutual-aid %s, POC \"%s\")",
 	    op->rec->member_id, op->rec->name, op->rec->member_class,
@@ -279,7 +283,7 @@ valid_id(const char *s)
 
 int
 db_member_add(broker *b, Art17__MemberRecord *rec, const char *by, char *err,
-    size_t errlen)
+              size_t errlen)
 {
 	struct member_add_op op;
 	a17_key *k = NULL;
@@ -298,7 +302,8 @@ db_member_add(broker *b, Art17__MemberRecord *rec, const char *by, char *err,
 		return A17_EINVAL;
 	}
 	if (rec->entity == ART17__ENTITY__ENTITY_INDIVIDUAL) {
-		snprintf(err, errlen,
+		snprintf(
+		    err, errlen,
 		    "member %s: an individual cannot be a member; members are "
 		    "organisations, unincorporated groups, or one department "
 		    "of an organisation (RULES Q4)",
@@ -308,9 +313,9 @@ db_member_add(broker *b, Art17__MemberRecord *rec, const char *by, char *err,
 	if (rec->entity == ART17__ENTITY__ENTITY_DEPARTMENT &&
 	    (rec->parent_org == NULL || rec->parent_org[0] == '\0')) {
 		snprintf(err, errlen,
-		    "member %s: a department must name its organisation "
-		    "(--parent)",
-		    rec->member_id);
+		         "member %s: a department must name its organisation "
+		         "(--parent)",
+		         rec->member_id);
 		return A17_EINVAL;
 	}
 	if (rec->id_pub.len != A17_PUBKEY_LEN ||
@@ -346,9 +351,14 @@ db_member_add(broker *b, Art17__MemberRecord *rec, const char *by, char *err,
 
 	rec->created_ms = wire_now_ms();
 	op.rec = rec;
+	op.by = by;
+	op.err = err;
+	op.errlen = errlen;
+	err[0] = '\0';
 	if ((rv = store_writer_run(b->wr, apply_member_add, &op)) != 0) {
-		snprintf(err, errlen, "member %s: store: %s", rec->member_id,
-		         a17_strerror(rv));
+		if (err[0] == '\0')
+			snprintf(err, errlen, "member %s: store: %s",
+			         rec->member_id, a17_strerror(rv));
 		return rv;
 	}
 	if ((m = member_from_record(rec)) == NULL)

@@ -48,7 +48,12 @@ gate_decide(const gate_in *in)
 		o.ground = ART17__GROUND_KIND__GROUND_CONSENT;
 		return o;
 	}
-	/* Denied: name what went away, the flag first. */
+	/* Denied: name what went away. A revoked consent is named first:
+	 * it is the member's own act, and the likelier news to the reader. */
+	if (in->consent == GATE_CONSENT_REVOKED) {
+		o.reason = GATE_DENY_CONSENT_REVOKED;
+		return o;
+	}
 	switch (in->flag) {
 	case GATE_FLAG_LIFTED:
 		o.reason = GATE_DENY_FLAG_LIFTED;
@@ -60,9 +65,7 @@ gate_decide(const gate_in *in)
 		o.reason = GATE_DENY_FLAG_PENDING;
 		break;
 	default:
-		o.reason = in->consent == GATE_CONSENT_REVOKED
-		    ? GATE_DENY_CONSENT_REVOKED
-		    : GATE_DENY_NO_GROUND;
+		o.reason = GATE_DENY_NO_GROUND;
 		break;
 	}
 	return o;
@@ -72,18 +75,30 @@ const char *
 gate_reason_code(gate_reason r)
 {
 	switch (r) {
-	case GATE_ALLOW_FLAG: return "allow.large-scale";
-	case GATE_ALLOW_CONSENT: return "allow.consent";
-	case GATE_ALLOW_SHARE: return "allow.share";
-	case GATE_DENY_NO_GROUND: return "deny.no-ground";
-	case GATE_DENY_FLAG_LIFTED: return "deny.flag-lifted";
-	case GATE_DENY_FLAG_EXPIRED: return "deny.flag-expired";
-	case GATE_DENY_FLAG_PENDING: return "deny.flag-unconfirmed";
-	case GATE_DENY_CONSENT_REVOKED: return "deny.consent-revoked";
-	case GATE_DENY_EXERCISE_MIX: return "deny.exercise-mix";
-	case GATE_DENY_NO_INCIDENT: return "deny.no-incident";
-	case GATE_DENY_CLOSED: return "deny.incident-closed";
-	case GATE_DENY_BAD_KIND: return "deny.bad-kind";
+	case GATE_ALLOW_FLAG:
+		return "allow.large-scale";
+	case GATE_ALLOW_CONSENT:
+		return "allow.consent";
+	case GATE_ALLOW_SHARE:
+		return "allow.share";
+	case GATE_DENY_NO_GROUND:
+		return "deny.no-ground";
+	case GATE_DENY_FLAG_LIFTED:
+		return "deny.flag-lifted";
+	case GATE_DENY_FLAG_EXPIRED:
+		return "deny.flag-expired";
+	case GATE_DENY_FLAG_PENDING:
+		return "deny.flag-unconfirmed";
+	case GATE_DENY_CONSENT_REVOKED:
+		return "deny.consent-revoked";
+	case GATE_DENY_EXERCISE_MIX:
+		return "deny.exercise-mix";
+	case GATE_DENY_NO_INCIDENT:
+		return "deny.no-incident";
+	case GATE_DENY_CLOSED:
+		return "deny.incident-closed";
+	case GATE_DENY_BAD_KIND:
+		return "deny.bad-kind";
 	}
 	return "deny.unknown";
 }
@@ -147,7 +162,7 @@ gate_flag_at(const Art17__FlagState *f, int64_t now)
 
 gate_consent
 gate_consent_at(Art17__ConsentRecord *const *hist, size_t n, int64_t at,
-    const Art17__ConsentRecord **in_force)
+                const Art17__ConsentRecord **in_force)
 {
 	const Art17__ConsentRecord *last = NULL;
 

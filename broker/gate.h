@@ -41,18 +41,18 @@ typedef struct gate_in {
 } gate_in;
 
 typedef enum gate_reason {
-	GATE_ALLOW_FLAG = 0,     /* large-scale declaration in force */
-	GATE_ALLOW_CONSENT,      /* the member's consent in force */
-	GATE_ALLOW_SHARE,        /* information share: not gated */
-	GATE_DENY_NO_GROUND,     /* no flag ever, no consent ever */
-	GATE_DENY_FLAG_LIFTED,   /* flag lifted, no consent */
-	GATE_DENY_FLAG_EXPIRED,  /* flag expired, no consent */
-	GATE_DENY_FLAG_PENDING,  /* flag awaits confirmation, no consent */
+	GATE_ALLOW_FLAG = 0,       /* large-scale declaration in force */
+	GATE_ALLOW_CONSENT,        /* the member's consent in force */
+	GATE_ALLOW_SHARE,          /* information share: not gated */
+	GATE_DENY_NO_GROUND,       /* no flag ever, no consent ever */
+	GATE_DENY_FLAG_LIFTED,     /* flag lifted, no consent */
+	GATE_DENY_FLAG_EXPIRED,    /* flag expired, no consent */
+	GATE_DENY_FLAG_PENDING,    /* flag awaits confirmation, no consent */
 	GATE_DENY_CONSENT_REVOKED, /* consent revoked, no flag */
-	GATE_DENY_EXERCISE_MIX,  /* drill and real mixed */
-	GATE_DENY_NO_INCIDENT,   /* the incident does not exist */
-	GATE_DENY_CLOSED,        /* the incident is closed */
-	GATE_DENY_BAD_KIND,      /* neither cooperation nor share */
+	GATE_DENY_EXERCISE_MIX,    /* drill and real mixed */
+	GATE_DENY_NO_INCIDENT,     /* the incident does not exist */
+	GATE_DENY_CLOSED,          /* the incident is closed */
+	GATE_DENY_BAD_KIND,        /* neither cooperation nor share */
 } gate_reason;
 
 typedef struct gate_out {
@@ -64,7 +64,7 @@ typedef struct gate_out {
 /* Decides one recipient. Pure: same input, same output. */
 gate_out gate_decide(const gate_in *in);
 
-/* A stable short code ("allow.flag", "deny.consent-revoked", ...). */
+/* A stable short code ("allow.large-scale", "deny.consent-revoked", ...). */
 const char *gate_reason_code(gate_reason r);
 
 /* The reason in words a coordinator can check against the Rules. */
@@ -79,6 +79,6 @@ gate_flag gate_flag_at(const Art17__FlagState *f, int64_t now);
  * that record when it grants (else NULL).
  */
 gate_consent gate_consent_at(Art17__ConsentRecord *const *hist, size_t n,
-    int64_t at, const Art17__ConsentRecord **in_force);
+                             int64_t at, const Art17__ConsentRecord **in_force);
 
 #endif

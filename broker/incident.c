@@ -59,22 +59,22 @@ inc_apply_consent(store_txn *t, void *arg)
 	store_put(t, DB_CONSENT, &k, buf, len);
 	free(buf);
 	audit_append(t, op->by, op->grant ? "consent.grant" : "consent.revoke",
-	    op->member_id, 0, "consent %s, reference \"%s\", entered by %s via %s",
-	    op->grant ? "granted" : "revoked", op->ref, op->by,
-	    op->via == ART17__CONSENT_VIA__VIA_AGENT
-		? "the member's agent (signed with the member's key)"
-		: "a coordinator");
-	if (!op->grant &&
-	    (rv = reg_regate(t, &a17b, NULL, op->no, op->now, &op->withdrawn)) !=
-		0)
+	             op->member_id, 0,
+	             "consent %s, reference \"%s\", entered by %s via %s",
+	             op->grant ? "granted" : "revoked", op->ref, op->by,
+	             op->via == ART17__CONSENT_VIA__VIA_AGENT
+	                 ? "the member's agent (signed with the member's key)"
+	                 : "a coordinator");
+	if (!op->grant && (rv = reg_regate(t, &a17b, NULL, op->no, op->now,
+	                                   &op->withdrawn)) != 0)
 		return rv;
 	return t->rv;
 }
 
 int
-inc_consent_change(broker *b, const char *member_id, int grant,
-    const char *ref, const char *by, Art17__ConsentVia via, char *info,
-    size_t ilen)
+inc_consent_change(broker *b, const char *member_id, int grant, const char *ref,
+                   const char *by, Art17__ConsentVia via, char *info,
+                   size_t ilen)
 {
 	consent_op op;
 	member *m;
@@ -82,8 +82,9 @@ inc_consent_change(broker *b, const char *member_id, int grant,
 
 	memset(&op, 0, sizeof(op));
 	if (!valid_ref(ref)) {
-		snprintf(info, ilen, "a consent reference is required (the "
-		    "written consent's id and date)");
+		snprintf(info, ilen,
+		         "a consent reference is required (the "
+		         "written consent's id and date)");
 		return A17_EINVAL;
 	}
 	pthread_mutex_lock(&b->mtx);
@@ -92,7 +93,8 @@ inc_consent_change(broker *b, const char *member_id, int grant,
 		op.no = m->no;
 	pthread_mutex_unlock(&b->mtx);
 	if (m == NULL) {
-		snprintf(info, ilen, "no member '%s'", member_id ? member_id : "");
+		snprintf(info, ilen, "no member '%s'",
+		         member_id ? member_id : "");
 		return A17_ENOTFOUND;
 	}
 	op.member_id = member_id;
@@ -103,23 +105,24 @@ inc_consent_change(broker *b, const char *member_id, int grant,
 	op.now = wire_now_ms();
 	if ((rv = store_writer_run(b->wr, inc_apply_consent, &op)) != 0) {
 		snprintf(info, ilen, "consent for %s: %s", member_id,
-		    a17_strerror(rv));
+		         a17_strerror(rv));
 		return rv;
 	}
 	snprintf(info, ilen, "consent %s for %s (reference \"%s\")%s%zu%s",
-	    grant ? "granted" : "revoked", member_id, ref,
-	    grant ? "" : "; ", op.withdrawn,
-	    grant ? "" : " queued copies withdrawn");
+	         grant ? "granted" : "revoked", member_id, ref,
+	         grant ? "" : "; ", op.withdrawn,
+	         grant ? "" : " queued copies withdrawn");
 	if (grant) /* drop the count from the message */
-		snprintf(info, ilen, "consent granted for %s (reference \"%s\")",
-		    member_id, ref);
+		snprintf(info, ilen,
+		         "consent granted for %s (reference \"%s\")", member_id,
+		         ref);
 	log_info("%s", info);
 	return 0;
 }
 
 static int
-consent_show(broker *b, Art17__ConsentQuery *q, Art17__AdminReply *r,
-    char *err, size_t errlen)
+consent_show(broker *b, Art17__ConsentQuery *q, Art17__AdminReply *r, char *err,
+             size_t errlen)
 {
 	Art17__ConsentRecord **hist = NULL;
 	const Art17__ConsentRecord *inforce = NULL;
@@ -134,7 +137,7 @@ consent_show(broker *b, Art17__ConsentQuery *q, Art17__AdminReply *r,
 	pthread_mutex_unlock(&b->mtx);
 	if (m == NULL) {
 		snprintf(err, errlen, "no member '%s'",
-		    q->member_id ? q->member_id : "");
+		         q->member_id ? q->member_id : "");
 		return A17_ENOTFOUND;
 	}
 	if ((rv = store_txn_begin(b->st, &t, 1)) != 0)
@@ -183,7 +186,7 @@ typedef struct inc_op {
 	int window_ms;
 	/* out */
 	char info[512];
-	int refuse;   /* A17_E* to refuse with, info says why */
+	int refuse; /* A17_E* to refuse with, info says why */
 	size_t withdrawn;
 } inc_op;
 
@@ -218,35 +221,37 @@ apply_incident(store_txn *t, void *arg)
 		if (op->id[0] == '\0') {
 			store_count(t, DB_INCIDENTS, &n);
 			snprintf(op->id, sizeof(op->id), "%s%06zu",
-			    op->exercise ? "EX-INC-" : "INC-", n + 1);
+			         op->exercise ? "EX-INC-" : "INC-", n + 1);
 		}
 		rv = reg_incident_get(t, op->id, &inc);
 		if (rv == 0) {
 			art17__incident_record__free_unpacked(inc, NULL);
 			snprintf(op->info, sizeof(op->info),
-			    "incident %s already exists", op->id);
+			         "incident %s already exists", op->id);
 			op->refuse = A17_EEXIST;
 			return 0;
 		}
 		nr.incident_id = op->id;
 		nr.title = (char *)op->title;
-		nr.description = (char *)(op->description ? op->description : "");
+		nr.description =
+		    (char *)(op->description ? op->description : "");
 		nr.exercise = op->exercise;
 		nr.declared_ms = op->now;
 		nr.declared_by = (char *)op->coord;
 		reg_incident_put(t, &nr);
 		audit_append(t, op->coord, "incident.declare", op->id,
-		    op->exercise, "incident %s declared%s: %s", op->id,
-		    op->exercise ? " (EXERCISE)" : "", op->title);
+		             op->exercise, "incident %s declared%s: %s", op->id,
+		             op->exercise ? " (EXERCISE)" : "", op->title);
 		snprintf(op->info, sizeof(op->info), "incident %s declared%s",
-		    op->id, op->exercise ? " (EXERCISE)" : "");
+		         op->id, op->exercise ? " (EXERCISE)" : "");
 		return t->rv;
 	}
 
 	if ((rv = reg_incident_get(t, op->id, &inc)) != 0) {
 		if (rv != A17_ENOTFOUND)
 			return rv;
-		snprintf(op->info, sizeof(op->info), "no incident '%s'", op->id);
+		snprintf(op->info, sizeof(op->info), "no incident '%s'",
+		         op->id);
 		op->refuse = A17_ENOTFOUND;
 		return 0;
 	}
@@ -260,7 +265,7 @@ apply_incident(store_txn *t, void *arg)
 	inc->flag = &fl;
 	if (inc->closed && op->verb != INC_EXPIRE) {
 		snprintf(op->info, sizeof(op->info), "incident %s is closed",
-		    op->id);
+		         op->id);
 		op->refuse = A17_EDENIED;
 		goto out;
 	}
@@ -268,11 +273,11 @@ apply_incident(store_txn *t, void *arg)
 	case INC_FLAG: {
 		Art17__FlagState *f = inc->flag;
 		int renew = f->active && !f->expired &&
-		    gate_flag_at(f, op->now) == GATE_FLAG_ACTIVE;
+		            gate_flag_at(f, op->now) == GATE_FLAG_ACTIVE;
 
 		if (op->expires_ms <= op->now) {
 			snprintf(op->info, sizeof(op->info),
-			    "the flag needs an expiry in the future");
+			         "the flag needs an expiry in the future");
 			op->refuse = A17_EINVAL;
 			goto out;
 		}
@@ -284,11 +289,11 @@ apply_incident(store_txn *t, void *arg)
 		if (renew) {
 			fmt_ms(op->expires_ms, tb, sizeof(tb));
 			audit_append(t, op->coord, "flag.renew", op->id, ex,
-			    "large-scale flag renewed until %s: %s", tb,
-			    op->reason);
+			             "large-scale flag renewed until %s: %s",
+			             tb, op->reason);
 			snprintf(op->info, sizeof(op->info),
-			    "large-scale flag on %s renewed until %s", op->id,
-			    tb);
+			         "large-scale flag on %s renewed until %s",
+			         op->id, tb);
 		} else if (op->quorum >= 2) {
 			f->pending = 1;
 			f->active = 0;
@@ -296,14 +301,15 @@ apply_incident(store_txn *t, void *arg)
 			f->confirmed_by = (char *)"";
 			f->pending_until_ms = op->now + op->window_ms;
 			fmt_ms(f->pending_until_ms, tb, sizeof(tb));
-			audit_append(t, op->coord, "flag.propose", op->id, ex,
+			audit_append(
+			    t, op->coord, "flag.propose", op->id, ex,
 			    "large-scale flag proposed (two-person rule: needs "
 			    "a second coordinator by %s): %s",
 			    tb, op->reason);
 			snprintf(op->info, sizeof(op->info),
-			    "large-scale flag on %s is PENDING: a second, "
-			    "different coordinator must confirm it by %s",
-			    op->id, tb);
+			         "large-scale flag on %s is PENDING: a second, "
+			         "different coordinator must confirm it by %s",
+			         op->id, tb);
 		} else {
 			f->pending = 0;
 			f->active = 1;
@@ -312,13 +318,14 @@ apply_incident(store_txn *t, void *arg)
 			f->lifted_ms = 0;
 			f->lifted_by = (char *)"";
 			fmt_ms(op->expires_ms, tb, sizeof(tb));
-			audit_append(t, op->coord, "flag.set", op->id, ex,
+			audit_append(
+			    t, op->coord, "flag.set", op->id, ex,
 			    "large-scale attack declared, flag active until "
 			    "%s: %s",
 			    tb, op->reason);
 			snprintf(op->info, sizeof(op->info),
-			    "large-scale flag on %s ACTIVE until %s", op->id,
-			    tb);
+			         "large-scale flag on %s ACTIVE until %s",
+			         op->id, tb);
 		}
 		break;
 	}
@@ -326,7 +333,8 @@ apply_incident(store_txn *t, void *arg)
 		Art17__FlagState *f = inc->flag;
 
 		if (!f->pending) {
-			snprintf(op->info, sizeof(op->info),
+			snprintf(
+			    op->info, sizeof(op->info),
 			    "the flag on %s is not waiting for confirmation",
 			    op->id);
 			op->refuse = A17_EDENIED;
@@ -334,14 +342,15 @@ apply_incident(store_txn *t, void *arg)
 		}
 		if (strcmp(f->set_by, op->coord) == 0) {
 			snprintf(op->info, sizeof(op->info),
-			    "the two-person rule needs a different "
-			    "coordinator: %s proposed this flag",
-			    op->coord);
+			         "the two-person rule needs a different "
+			         "coordinator: %s proposed this flag",
+			         op->coord);
 			op->refuse = A17_EDENIED;
 			goto out;
 		}
 		if (op->now > f->pending_until_ms) {
-			snprintf(op->info, sizeof(op->info),
+			snprintf(
+			    op->info, sizeof(op->info),
 			    "the confirmation window for the flag on %s has "
 			    "passed; set it again",
 			    op->id);
@@ -354,13 +363,14 @@ apply_incident(store_txn *t, void *arg)
 		f->confirmed_by = (char *)op->coord;
 		f->lifted_ms = 0;
 		fmt_ms(f->expires_ms, tb, sizeof(tb));
-		audit_append(t, op->coord, "flag.confirm", op->id, ex,
+		audit_append(
+		    t, op->coord, "flag.confirm", op->id, ex,
 		    "large-scale flag confirmed (proposed by %s), active until "
 		    "%s",
 		    f->set_by, tb);
 		snprintf(op->info, sizeof(op->info),
-		    "large-scale flag on %s ACTIVE until %s (confirmed)",
-		    op->id, tb);
+		         "large-scale flag on %s ACTIVE until %s (confirmed)",
+		         op->id, tb);
 		break;
 	}
 	case INC_UNFLAG:
@@ -376,13 +386,14 @@ apply_incident(store_txn *t, void *arg)
 			f->expired = 1;
 			f->active = 0;
 			fmt_ms(f->expires_ms, tb, sizeof(tb));
-			audit_append(t, "broker", "flag.expire", op->id, ex,
+			audit_append(
+			    t, "broker", "flag.expire", op->id, ex,
 			    "large-scale flag expired at %s without renewal",
 			    tb);
 		} else {
 			if (!f->active && !f->pending) {
 				snprintf(op->info, sizeof(op->info),
-				    "the flag on %s is not set", op->id);
+				         "the flag on %s is not set", op->id);
 				op->refuse = A17_EDENIED;
 				goto out;
 			}
@@ -391,9 +402,9 @@ apply_incident(store_txn *t, void *arg)
 			f->lifted_ms = op->now;
 			f->lifted_by = (char *)op->coord;
 			audit_append(t, op->coord, "flag.lift", op->id, ex,
-			    "large-scale flag lifted%s%s",
-			    op->reason && op->reason[0] ? ": " : "",
-			    op->reason ? op->reason : "");
+			             "large-scale flag lifted%s%s",
+			             op->reason && op->reason[0] ? ": " : "",
+			             op->reason ? op->reason : "");
 		}
 		break;
 	}
@@ -402,7 +413,7 @@ apply_incident(store_txn *t, void *arg)
 		inc->closed_ms = op->now;
 		inc->closed_by = (char *)op->coord;
 		audit_append(t, op->coord, "incident.close", op->id, ex,
-		    "incident %s closed", op->id);
+		             "incident %s closed", op->id);
 		break;
 	default:
 		break;
@@ -412,16 +423,17 @@ apply_incident(store_txn *t, void *arg)
 	if (op->verb == INC_UNFLAG || op->verb == INC_EXPIRE ||
 	    op->verb == INC_CLOSE) {
 		if ((rv = reg_regate(t, &a17b, op->id, UINT32_MAX, op->now,
-			 &op->withdrawn)) != 0)
+		                     &op->withdrawn)) != 0)
 			goto out;
 		snprintf(op->info, sizeof(op->info),
-		    "%s %s %s; %zu queued copies withdrawn",
-		    op->verb == INC_CLOSE ? "incident" : "large-scale flag on",
-		    op->id,
-		    op->verb == INC_CLOSE    ? "closed"
-		    : op->verb == INC_EXPIRE ? "expired"
-					     : "lifted",
-		    op->withdrawn);
+		         "%s %s %s; %zu queued copies withdrawn",
+		         op->verb == INC_CLOSE ? "incident"
+		                               : "large-scale flag on",
+		         op->id,
+		         op->verb == INC_CLOSE    ? "closed"
+		         : op->verb == INC_EXPIRE ? "expired"
+		                                  : "lifted",
+		         op->withdrawn);
 	}
 	rv = t->rv;
 out:
@@ -446,7 +458,7 @@ run_incident(broker *b, inc_op *op, char *err, size_t errlen)
 	op->window_ms = b->cfg.confirm_window_ms;
 	if ((rv = store_writer_run(b->wr, apply_incident, op)) != 0) {
 		snprintf(err, errlen, "incident %s: %s", op->id,
-		    a17_strerror(rv));
+		         a17_strerror(rv));
 		return rv;
 	}
 	if (op->refuse != 0) {
@@ -513,12 +525,12 @@ audit_read(broker *b, const Art17__AuditQuery *q, Art17__AdminReply *r)
 	store_key_init(&from);
 	store_key_u64(&from, q->from_seq);
 	if ((rv = store_iter_from(&t, DB_AUDIT, NULL, 0, from.buf, from.len,
-		 &it)) != 0) {
+	                          &it)) != 0) {
 		store_txn_abort(&t);
 		return rv;
 	}
 	while ((q->limit == 0 || r->n_audit < q->limit) &&
-	    (rv = store_iter_next(&it, &k, &v)) == 1) {
+	       (rv = store_iter_next(&it, &k, &v)) == 1) {
 		Art17__AuditRecord *a, **n;
 
 		a = art17__audit_record__unpack(NULL, v.mv_size, v.mv_data);
@@ -542,7 +554,7 @@ audit_read(broker *b, const Art17__AuditQuery *q, Art17__AdminReply *r)
 
 int
 inc_admin(broker *b, const char *coord, Art17__AdminRequest *a,
-    Art17__AdminReply *r, char *err, size_t errlen)
+          Art17__AdminReply *r, char *err, size_t errlen)
 {
 	inc_op op;
 	char info[512] = "";
@@ -555,10 +567,11 @@ inc_admin(broker *b, const char *coord, Art17__AdminRequest *a,
 	case ART17__ADMIN_REQUEST__OP_CONSENT_REVOKE: {
 		Art17__ConsentChange *c =
 		    a->op_case == ART17__ADMIN_REQUEST__OP_CONSENT_GRANT
-		    ? a->consent_grant
-		    : a->consent_revoke;
+		        ? a->consent_grant
+		        : a->consent_revoke;
 
-		rv = inc_consent_change(b, c->member_id,
+		rv = inc_consent_change(
+		    b, c->member_id,
 		    a->op_case == ART17__ADMIN_REQUEST__OP_CONSENT_GRANT,
 		    c->reference, coord, ART17__CONSENT_VIA__VIA_COORDINATOR,
 		    info, sizeof(info));
@@ -584,7 +597,7 @@ inc_admin(broker *b, const char *coord, Art17__AdminRequest *a,
 		}
 		op.verb = INC_DECLARE;
 		snprintf(op.id, sizeof(op.id), "%s",
-		    d->incident_id ? d->incident_id : "");
+		         d->incident_id ? d->incident_id : "");
 		op.title = d->title;
 		op.description = d->description;
 		op.exercise = d->exercise;
@@ -598,23 +611,25 @@ inc_admin(broker *b, const char *coord, Art17__AdminRequest *a,
 	case ART17__ADMIN_REQUEST__OP_INCIDENT_UNFLAG: {
 		Art17__FlagChange *f =
 		    a->op_case == ART17__ADMIN_REQUEST__OP_INCIDENT_FLAG
-		    ? a->incident_flag
+		        ? a->incident_flag
 		    : a->op_case == ART17__ADMIN_REQUEST__OP_INCIDENT_CONFIRM
-		    ? a->incident_confirm
-		    : a->incident_unflag;
+		        ? a->incident_confirm
+		        : a->incident_unflag;
 
-		op.verb = a->op_case == ART17__ADMIN_REQUEST__OP_INCIDENT_FLAG
-		    ? INC_FLAG
+		op.verb =
+		    a->op_case == ART17__ADMIN_REQUEST__OP_INCIDENT_FLAG
+		        ? INC_FLAG
 		    : a->op_case == ART17__ADMIN_REQUEST__OP_INCIDENT_CONFIRM
-		    ? INC_CONFIRM
-		    : INC_UNFLAG;
+		        ? INC_CONFIRM
+		        : INC_UNFLAG;
 		snprintf(op.id, sizeof(op.id), "%s",
-		    f->incident_id ? f->incident_id : "");
+		         f->incident_id ? f->incident_id : "");
 		op.reason = f->reason ? f->reason : "";
 		op.expires_ms = f->expires_ms;
 		if (op.verb == INC_FLAG && op.reason[0] == '\0') {
-			snprintf(err, errlen, "setting the large-scale flag "
-			    "needs a reason");
+			snprintf(err, errlen,
+			         "setting the large-scale flag "
+			         "needs a reason");
 			return A17_EINVAL;
 		}
 		if ((rv = run_incident(b, &op, err, errlen)) != 0)
@@ -625,9 +640,9 @@ inc_admin(broker *b, const char *coord, Art17__AdminRequest *a,
 	case ART17__ADMIN_REQUEST__OP_INCIDENT_CLOSE:
 		op.verb = INC_CLOSE;
 		snprintf(op.id, sizeof(op.id), "%s",
-		    a->incident_close->incident_id
-			? a->incident_close->incident_id
-			: "");
+		         a->incident_close->incident_id
+		             ? a->incident_close->incident_id
+		             : "");
 		if ((rv = run_incident(b, &op, err, errlen)) != 0)
 			return rv;
 		r->info = strdup(op.info);
@@ -638,15 +653,15 @@ inc_admin(broker *b, const char *coord, Art17__AdminRequest *a,
 		rv = incidents_read(b, a->incident_show->incident_id, r);
 		if (rv == A17_ENOTFOUND)
 			snprintf(err, errlen, "no incident '%s'",
-			    a->incident_show->incident_id);
+			         a->incident_show->incident_id);
 		return rv;
 	case ART17__ADMIN_REQUEST__OP_AUDIT_VERIFY: {
 		uint64_t count, bad;
 
 		if ((rv = audit_verify(b->st, &count, &bad, info,
-			 sizeof(info))) != 0) {
+		                       sizeof(info))) != 0) {
 			snprintf(err, errlen, "audit verify: %s",
-			    a17_strerror(rv));
+			         a17_strerror(rv));
 			return rv;
 		}
 		r->audit_count = count;
@@ -654,7 +669,7 @@ inc_admin(broker *b, const char *coord, Art17__AdminRequest *a,
 		r->info = strdup(bad ? info : "intact");
 		if (bad)
 			log_warnx("audit log broken at entry %llu: %s",
-			    (unsigned long long)bad, info);
+			          (unsigned long long)bad, info);
 		return 0;
 	}
 	case ART17__ADMIN_REQUEST__OP_AUDIT_SHOW:

@@ -28,6 +28,7 @@
 #define RECV_MIN       8  /* contexts kept receiving */
 #define RECV_MAX       64 /* more than this go idle after a send */
 #define DELIVER_MAX    64 /* copies per Deliver */
+#define DELIVER_BYTES  (WIRE_MAX_MSG - 64 * 1024) /* stop adding copies */
 #define WITHDRAWN_MAX  256 /* withdrawn seqs reported per Deliver */
 #define NONCE_LEN      32
 #define NONCE_TTL_MS   30000
@@ -49,6 +50,7 @@ typedef struct hctx {
 	member *m;
 	uint64_t cursor;
 	int64_t held_since;
+	uint32_t pipe; /* the connection a held poll came on */
 	struct hctx *next_all;
 	struct hctx *next_idle;
 	store_op op;
@@ -61,6 +63,7 @@ typedef struct hctx {
 	wire_msg wm;
 	void *aux; /* op-specific state (consent_op) */
 	Art17__ReceiptBatch *rb;
+	uint8_t *okv; /* per item: stored (1) or refused (0) */
 	uint8_t *raw;
 	size_t raw_len;
 } hctx;
@@ -231,18 +234,21 @@ apply_deliver(store_txn *t, void *arg)
 	store_iter it;
 	store_key p, from;
 	MDB_val k, v;
+	size_t bytes;
 	int rv;
 	int64_t now = wire_now_ms();
 
 	copies_clear(h);
 	h->n_withdrawn = 0;
+	bytes = 0;
 	store_key_init(&p);
 	store_key_u32(&p, h->m->no);
 	db_delivery_key(&from, h->m->no, h->cursor + 1);
 	if ((rv = store_iter_from(t, DB_DELIVERIES, p.buf, p.len, from.buf,
 	                          from.len, &it)) != 0)
 		return rv;
-	while (h->n_copies < DELIVER_MAX &&
+	while (h->n_copies < DELIVER_MAX && h->n_withdrawn < WITHDRAWN_MAX &&
+	       bytes < DELIVER_BYTES &&
 	       (rv = store_iter_next(&it, &k, &v)) == 1) {
 		Art17__DeliveryRecord *d;
 		Art17__RequestRecord *r;
@@ -279,14 +285,15 @@ apply_deliver(store_txn *t, void *arg)
 			break;
 		}
 		first = d->state == ART17__DELIVERY_STATE__DS_QUEUED ||
-		    (d->state == ART17__DELIVERY_STATE__DS_OVERDUE &&
-			d->delivered_ms == 0);
+		        (d->state == ART17__DELIVERY_STATE__DS_OVERDUE &&
+		         d->delivered_ms == 0);
 		saved_ground = d->ground;
 		if (first) {
 			/* Invariant 1: the gate holds at the moment of
 			 * delivery, or the copy is withdrawn, never sent. */
 			if ((rv = reg_gate(t, r->kind, r->incident_id,
-				 r->exercise, h->m->no, now, &vd)) != 0) {
+			                   r->exercise, h->m->no, now, &vd)) !=
+			    0) {
 				art17__request_record__free_unpacked(r, NULL);
 				art17__delivery_record__free_unpacked(d, NULL);
 				break;
@@ -299,12 +306,14 @@ apply_deliver(store_txn *t, void *arg)
 				reg_put_delivery(t, h->m->no, seq, d);
 				d->reason = old;
 				audit_append(t, "broker", "copy.withdraw",
-				    h->m->id, r->exercise,
-				    "request %s seq %llu withdrawn at delivery: "
-				    "%s (%s)",
-				    r->request_id, (unsigned long long)seq,
-				    gate_reason_code(vd.reason),
-				    gate_reason_text(vd.reason));
+				             h->m->id, r->exercise,
+				             "request %s seq %llu withdrawn at "
+				             "delivery: "
+				             "%s (%s)",
+				             r->request_id,
+				             (unsigned long long)seq,
+				             gate_reason_code(vd.reason),
+				             gate_reason_text(vd.reason));
 				h->withdrawn[h->n_withdrawn++] = seq;
 				art17__request_record__free_unpacked(r, NULL);
 				art17__delivery_record__free_unpacked(d, NULL);
@@ -316,6 +325,17 @@ apply_deliver(store_txn *t, void *arg)
 			ng.consent_ref = vd.consent_ref;
 			d->ground = &ng;
 		}
+		if (h->n_copies > 0 &&
+		    bytes + r->envelope.len > DELIVER_BYTES) {
+			/* the rest goes in the next Deliver: every reply
+			 * stays under the size cap */
+			d->ground = saved_ground;
+			art17__request_record__free_unpacked(r, NULL);
+			art17__delivery_record__free_unpacked(d, NULL);
+			rv = 0;
+			break;
+		}
+		bytes += r->envelope.len;
 		c = &h->copies[h->n_copies];
 		c->seq = seq;
 		c->env_len = r->envelope.len;
@@ -344,8 +364,8 @@ apply_deliver(store_txn *t, void *arg)
 			d->delivered_ms = now;
 			d->deliveries++;
 			reg_put_delivery(t, h->m->no, seq, d);
-			audit_append(t, "broker", "copy.deliver", h->m->id,
-			    r->exercise,
+			audit_append(
+			    t, "broker", "copy.deliver", h->m->id, r->exercise,
 			    "request %s seq %llu delivered on ground %s%s%s",
 			    r->request_id, (unsigned long long)seq,
 			    gate_reason_code(vd.reason),
@@ -430,6 +450,34 @@ net_kick_members(broker *b, const uint32_t *nos, size_t n)
 
 /* ------------------------------------------------------------ receipts */
 
+/* The SHA-256 of request_no's signed body, as stored at issue time. */
+static int
+request_hash(store_txn *t, uint64_t request_no, uint8_t out[A17_SHA256_LEN])
+{
+	Art17__RequestRecord *r;
+	store_key k;
+	MDB_val v;
+	int rv = A17_ECORRUPT;
+
+	store_key_init(&k);
+	store_key_u64(&k, request_no);
+	if (store_get(t, DB_REQUESTS, &k, &v) != 0)
+		return A17_ECORRUPT;
+	r = art17__request_record__unpack(NULL, v.mv_size, v.mv_data);
+	if (r != NULL && r->body_hash.len == A17_SHA256_LEN) {
+		memcpy(out, r->body_hash.data, A17_SHA256_LEN);
+		rv = 0;
+	}
+	if (r != NULL)
+		art17__request_record__free_unpacked(r, NULL);
+	return rv;
+}
+
+/*
+ * Stores the receipts of a batch. An item for a copy that is not the
+ * sender's, not delivered, or for other bytes than were sent is refused
+ * alone (h->okv[i] = 0); the others are stored.
+ */
 static int
 apply_receipt(store_txn *t, void *arg)
 {
@@ -439,42 +487,39 @@ apply_receipt(store_txn *t, void *arg)
 	for (size_t i = 0; i < h->rb->n_items; i++) {
 		Art17__ReceiptItem *it = h->rb->items[i];
 		Art17__DeliveryRecord *d;
+		uint8_t want[A17_SHA256_LEN];
 		store_key k;
 		MDB_val v;
-		uint8_t *buf;
-		size_t len;
 
+		h->okv[i] = 0;
 		db_delivery_key(&k, h->m->no, it->seq);
 		if (store_get(t, DB_DELIVERIES, &k, &v) != 0)
-			return A17_ENOTFOUND;
+			continue;
 		d = art17__delivery_record__unpack(NULL, v.mv_size, v.mv_data);
 		if (d == NULL)
 			return A17_ECORRUPT;
 		if (it->request_id == NULL ||
 		    strcmp(d->request_id, it->request_id) != 0 ||
-		    d->state == ART17__DELIVERY_STATE__DS_QUEUED ||
-		    d->state == ART17__DELIVERY_STATE__DS_WITHDRAWN) {
+		    d->delivered_ms == 0 ||
+		    d->state == ART17__DELIVERY_STATE__DS_WITHDRAWN ||
+		    request_hash(t, d->request_no, want) != 0 ||
+		    it->request_hash.len != A17_SHA256_LEN ||
+		    crypto_memeq(it->request_hash.data, want, A17_SHA256_LEN) !=
+		        0) {
 			art17__delivery_record__free_unpacked(d, NULL);
-			return A17_ENOTFOUND;
+			continue;
 		}
+		h->okv[i] = 1;
 		if (d->state == ART17__DELIVERY_STATE__DS_DELIVERED ||
 		    d->state == ART17__DELIVERY_STATE__DS_OVERDUE) {
 			d->state = ART17__DELIVERY_STATE__DS_ACKED;
 			d->acked_ms = now;
+			/* the signed batch, verbatim, for the record */
 			d->receipt_env.data = h->raw;
 			d->receipt_env.len = h->raw_len;
-			len = art17__delivery_record__get_packed_size(d);
-			buf = malloc(len);
-			if (buf == NULL) {
-				d->receipt_env.data = NULL;
-				d->receipt_env.len = 0;
-				art17__delivery_record__free_unpacked(d, NULL);
-				return A17_ENOMEM;
-			}
-			art17__delivery_record__pack(d, buf);
-			store_put(t, DB_DELIVERIES, &k, buf, len);
-			free(buf);
-			audit_append(t, h->m->id, "copy.ack", h->m->id, 0,
+			reg_put_delivery(t, h->m->no, it->seq, d);
+			audit_append(
+			    t, h->m->id, "copy.ack", h->m->id, 0,
 			    "signed receipt for request %s seq %llu stored",
 			    d->request_id, (unsigned long long)it->seq);
 			/* not owned by d: do not let free_unpacked free it */
@@ -495,33 +540,39 @@ done_receipt(void *arg, int rv)
 	Art17__Header hdr;
 	Art17__ReceiptOk ok = ART17__RECEIPT_OK__INIT;
 	uint8_t id[WIRE_MSGID_LEN];
-	uint64_t *seqs;
+	uint64_t *seqs = NULL;
+	size_t n_ok = 0;
 
 	if (rv != 0) {
-		if (rv == A17_ENOTFOUND) {
-			log_reject(
-			    "A17-W0112",
-			    "receipt from %s for a copy not addressed to it",
-			    h->m->id);
-			send_error(h, ART17__ERR_CODE__ERR_NOT_ADDRESSED,
-			           "A17-W0112",
-			           "receipt for a copy not addressed to "
-			           "the sender");
-		} else {
-			log_warnx("receipt from %s: %s", h->m->id,
-			          a17_strerror(rv));
-			send_error(h, ART17__ERR_CODE__ERR_INTERNAL,
-			           "A17-E0202", "store failure");
+		log_warnx("receipt from %s: %s", h->m->id, a17_strerror(rv));
+		send_error(h, ART17__ERR_CODE__ERR_INTERNAL, "A17-E0202",
+		           "store failure");
+		goto out;
+	}
+	for (size_t i = 0; i < h->rb->n_items; i++) {
+		if (h->okv[i]) {
+			n_ok++;
+			continue;
 		}
+		log_reject("A17-W0112",
+		           "receipt from %s for seq %llu: not a copy "
+		           "delivered to it, or for other bytes",
+		           h->m->id, (unsigned long long)h->rb->items[i]->seq);
+	}
+	if (n_ok == 0) {
+		send_error(h, ART17__ERR_CODE__ERR_NOT_ADDRESSED, "A17-W0112",
+		           "receipt for a copy not addressed to the sender");
 		goto out;
 	}
 	a17_crashpoint("broker.after_receipt_commit");
-	seqs = calloc(h->rb->n_items ? h->rb->n_items : 1, sizeof(*seqs));
+	seqs = calloc(n_ok, sizeof(*seqs));
+	n_ok = 0;
 	for (size_t i = 0; seqs && i < h->rb->n_items; i++)
-		seqs[i] = h->rb->items[i]->seq;
+		if (h->okv[i])
+			seqs[n_ok++] = h->rb->items[i]->seq;
 	wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_RECEIPT_OK, "broker",
 	                 0);
-	ok.n_seqs = seqs ? h->rb->n_items : 0;
+	ok.n_seqs = seqs ? n_ok : 0;
 	ok.seqs = seqs;
 	body.hdr = &hdr;
 	body.payload_case = ART17__BODY__PAYLOAD_RECEIPT_OK;
@@ -529,6 +580,8 @@ done_receipt(void *arg, int rv)
 	send_body(h, &body, 0);
 	free(seqs);
 out:
+	free(h->okv);
+	h->okv = NULL;
 	free(h->raw);
 	h->raw = NULL;
 	h->rb = NULL;
@@ -559,17 +612,17 @@ apply_accept(store_txn *t, void *arg)
 		return A17_ENOTFOUND;
 	}
 	if (d->accepted_ms == 0) {
-		d->accepted_ms = ac->accepted_ms ? ac->accepted_ms
-						 : wire_now_ms();
+		d->accepted_ms =
+		    ac->accepted_ms ? ac->accepted_ms : wire_now_ms();
 		if (d->state != ART17__DELIVERY_STATE__DS_ANSWERED)
 			d->state = ART17__DELIVERY_STATE__DS_ACCEPTED;
 		if (d->acked_ms == 0)
 			d->acked_ms = d->accepted_ms;
 		reg_put_delivery(t, h->m->no, ac->seq, d);
 		audit_append(t, h->m->id, "copy.accept", h->m->id, 0,
-		    "request %s seq %llu accepted by %s at the member",
-		    d->request_id, (unsigned long long)ac->seq,
-		    ac->person ? ac->person : "?");
+		             "request %s seq %llu accepted by %s at the member",
+		             d->request_id, (unsigned long long)ac->seq,
+		             ac->person ? ac->person : "?");
 	}
 	art17__delivery_record__free_unpacked(d, NULL);
 	return t->rv;
@@ -602,13 +655,15 @@ done_agent_op(void *arg, int rv)
 	else if (h->wm.body->payload_case == ART17__BODY__PAYLOAD_CONSENT)
 		ref = h->wm.body->consent->reference;
 	if (rv == A17_ENOTFOUND) {
-		log_reject("A17-W0112", "%s: accept for a copy not delivered "
-		    "to it", h->m->id);
+		log_reject("A17-W0112",
+		           "%s: accept for a copy not delivered "
+		           "to it",
+		           h->m->id);
 		send_error(h, ART17__ERR_CODE__ERR_NOT_ADDRESSED, "A17-W0112",
-		    "no such copy delivered to the sender");
+		           "no such copy delivered to the sender");
 	} else if (rv != 0) {
 		send_error(h, ART17__ERR_CODE__ERR_INTERNAL, "A17-E0204",
-		    a17_strerror(rv));
+		           a17_strerror(rv));
 	} else {
 		send_ack(h, ref);
 	}
@@ -833,6 +888,7 @@ handle(hctx *h, nng_msg *msg)
 			old = m->held;
 			m->held = NULL;
 			h->m = m;
+			h->pipe = pipe;
 			h->cursor = bd->poll->cursor;
 			if (m->last_seq > h->cursor) {
 				deliver = 1;
@@ -887,6 +943,17 @@ handle(hctx *h, nng_msg *msg)
 			if (h->raw != NULL)
 				art17__envelope__pack(&env, h->raw);
 		}
+		h->okv = calloc(h->rb->n_items, 1);
+		if (h->okv == NULL || h->raw == NULL) {
+			send_error(h, ART17__ERR_CODE__ERR_INTERNAL,
+			           "A17-E0203", "out of memory");
+			free(h->okv);
+			h->okv = NULL;
+			free(h->raw);
+			h->raw = NULL;
+			wire_msg_fini(&h->wm);
+			return;
+		}
 		h->state = HC_BUSY;
 		h->op.apply = apply_receipt;
 		h->op.done = done_receipt;
@@ -905,9 +972,9 @@ handle(hctx *h, nng_msg *msg)
 		pthread_mutex_unlock(&b->mtx);
 		if (!rv) {
 			log_reject("A17-W0110", "%s: pipe %u not authenticated",
-			    m->id, pipe);
+			           m->id, pipe);
 			send_error(h, ART17__ERR_CODE__ERR_NOT_AUTHENTICATED,
-			    "A17-W0110", "say hello first");
+			           "A17-W0110", "say hello first");
 			break;
 		}
 		if (bd->payload_case == ART17__BODY__PAYLOAD_CONSENT) {
@@ -918,23 +985,27 @@ handle(hctx *h, nng_msg *msg)
 			/* a member acts for itself only */
 			if (cc->member_id == NULL ||
 			    strcmp(cc->member_id, m->id) != 0) {
-				log_reject("A17-W0114", "%s: consent change for "
-				    "member '%s'", m->id, cc->member_id);
-				send_error(h, ART17__ERR_CODE__ERR_NOT_ADDRESSED,
-				    "A17-W0114",
-				    "an agent may change only its own "
-				    "member's consent");
+				log_reject("A17-W0114",
+				           "%s: consent change for "
+				           "member '%s'",
+				           m->id, cc->member_id);
+				send_error(h,
+				           ART17__ERR_CODE__ERR_NOT_ADDRESSED,
+				           "A17-W0114",
+				           "an agent may change only its own "
+				           "member's consent");
 				break;
 			}
 			if (cc->reference == NULL || cc->reference[0] == '\0') {
 				send_error(h, ART17__ERR_CODE__ERR_INVALID,
-				    "A17-W0115", "a consent reference is "
-				    "required");
+				           "A17-W0115",
+				           "a consent reference is "
+				           "required");
 				break;
 			}
 			if ((cw = calloc(1, sizeof(*cw))) == NULL) {
 				send_error(h, ART17__ERR_CODE__ERR_INTERNAL,
-				    "A17-E0203", "out of memory");
+				           "A17-E0203", "out of memory");
 				break;
 			}
 			h->wm = wm;
@@ -1069,6 +1140,7 @@ pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	broker *b = arg;
 	uint32_t id = nng_pipe_id(p);
+	hctx *held = NULL;
 	session *s;
 
 	pthread_mutex_lock(&b->mtx);
@@ -1082,11 +1154,22 @@ pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 				s->m->pipe = 0;
 				s->m->connected = 0;
 			}
+			/* A poll held for a connection that is gone must not
+			 * be answered with copies: they would be marked
+			 * delivered into nowhere, out of the gate's reach. */
+			if (s->m != NULL && s->m->held != NULL &&
+			    s->m->held->pipe == id) {
+				held = s->m->held;
+				s->m->held = NULL;
+				held->state = HC_BUSY;
+			}
 			tdelete(s, &b->sessions, cmp_session);
 			free(s);
 		}
 	}
 	pthread_mutex_unlock(&b->mtx);
+	if (held != NULL)
+		release_empty(held);
 }
 
 static void *
@@ -1278,6 +1361,7 @@ net_stop(broker *b)
 		nng_aio_free(h->aio);
 		copies_clear(h);
 		free(h->raw);
+		free(h->okv);
 		wire_msg_fini(&h->wm);
 		free(h);
 	}

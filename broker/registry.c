@@ -52,7 +52,7 @@ reg_incident_put(store_txn *t, const Art17__IncidentRecord *r)
 
 int
 reg_consent_history(store_txn *t, uint32_t member_no,
-    Art17__ConsentRecord ***hist, size_t *n)
+                    Art17__ConsentRecord ***hist, size_t *n)
 {
 	store_iter it;
 	store_key p;
@@ -101,7 +101,7 @@ reg_consent_free(Art17__ConsentRecord **hist, size_t n)
 
 int
 reg_gate(store_txn *t, Art17__ItemKind kind, const char *incident_id,
-    int exercise, uint32_t member_no, int64_t now, reg_verdict *v)
+         int exercise, uint32_t member_no, int64_t now, reg_verdict *v)
 {
 	Art17__IncidentRecord *inc = NULL;
 	Art17__ConsentRecord **hist = NULL;
@@ -137,7 +137,7 @@ reg_gate(store_txn *t, Art17__ItemKind kind, const char *incident_id,
 		v->declared_ms = inc->flag->set_ms;
 	if (o.ground == ART17__GROUND_KIND__GROUND_CONSENT && inforce)
 		snprintf(v->consent_ref, sizeof(v->consent_ref), "%s",
-		    inforce->reference);
+		         inforce->reference);
 	reg_consent_free(hist, n);
 	if (inc)
 		art17__incident_record__free_unpacked(inc, NULL);
@@ -146,7 +146,7 @@ reg_gate(store_txn *t, Art17__ItemKind kind, const char *incident_id,
 
 int
 reg_put_delivery(store_txn *t, uint32_t member_no, uint64_t seq,
-    const Art17__DeliveryRecord *d)
+                 const Art17__DeliveryRecord *d)
 {
 	store_key k;
 	uint8_t *buf;
@@ -165,8 +165,8 @@ reg_put_delivery(store_txn *t, uint32_t member_no, uint64_t seq,
 
 /* Re-gates the queued copies of one request. */
 static int
-regate_request(store_txn *t, const Art17__RequestRecord *rq,
-    uint32_t member_no, int64_t now, size_t *n_withdrawn)
+regate_request(store_txn *t, const Art17__RequestRecord *rq, uint32_t member_no,
+               int64_t now, size_t *n_withdrawn)
 {
 	store_iter it;
 	store_key p;
@@ -193,7 +193,7 @@ regate_request(store_txn *t, const Art17__RequestRecord *rq,
 			break;
 		}
 		d = art17__delivery_record__unpack(NULL, dv.mv_size,
-		    dv.mv_data);
+		                                   dv.mv_data);
 		if (d == NULL) {
 			rv = A17_ECORRUPT;
 			break;
@@ -201,9 +201,9 @@ regate_request(store_txn *t, const Art17__RequestRecord *rq,
 		/* only copies not yet handed over can be withdrawn */
 		if (d->state == ART17__DELIVERY_STATE__DS_QUEUED ||
 		    (d->state == ART17__DELIVERY_STATE__DS_OVERDUE &&
-			d->delivered_ms == 0)) {
+		     d->delivered_ms == 0)) {
 			if ((rv = reg_gate(t, rq->kind, rq->incident_id,
-				 rq->exercise, mno, now, &vd)) != 0) {
+			                   rq->exercise, mno, now, &vd)) != 0) {
 				art17__delivery_record__free_unpacked(d, NULL);
 				break;
 			}
@@ -211,12 +211,12 @@ regate_request(store_txn *t, const Art17__RequestRecord *rq,
 				char *old = d->reason;
 
 				d->state = ART17__DELIVERY_STATE__DS_WITHDRAWN;
-				d->reason =
-				    (char *)gate_reason_code(vd.reason);
+				d->reason = (char *)gate_reason_code(vd.reason);
 				reg_put_delivery(t, mno, seq, d);
 				d->reason = old;
-				audit_append(t, "broker", "copy.withdraw",
-				    d->member_id, rq->exercise,
+				audit_append(
+				    t, "broker", "copy.withdraw", d->member_id,
+				    rq->exercise,
 				    "request %s seq %llu withdrawn before "
 				    "delivery: %s (%s)",
 				    rq->request_id, (unsigned long long)seq,
@@ -234,8 +234,8 @@ regate_request(store_txn *t, const Art17__RequestRecord *rq,
 }
 
 int
-reg_regate(store_txn *t, broker *b, const char *incident_id,
-    uint32_t member_no, int64_t now, size_t *n_withdrawn)
+reg_regate(store_txn *t, broker *b, const char *incident_id, uint32_t member_no,
+           int64_t now, size_t *n_withdrawn)
 {
 	store_iter it;
 	MDB_val k, v;
@@ -255,9 +255,8 @@ reg_regate(store_txn *t, broker *b, const char *incident_id,
 		}
 		if (rq->kind == ART17__ITEM_KIND__KIND_COOPERATION_REQUEST &&
 		    (incident_id == NULL ||
-			strcmp(rq->incident_id, incident_id) == 0))
-			rv = regate_request(t, rq, member_no, now,
-			    n_withdrawn);
+		     strcmp(rq->incident_id, incident_id) == 0))
+			rv = regate_request(t, rq, member_no, now, n_withdrawn);
 		art17__request_record__free_unpacked(rq, NULL);
 		if (rv < 0)
 			break;

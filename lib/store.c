@@ -917,7 +917,8 @@ store_last(store_txn *t, int db, const void *prefix, size_t plen, MDB_val *k,
 		return (A17_ENOTFOUND);
 	if (rc != 0)
 		return (t->rv = a17_err_mdb(rc));
-	if (plen > 0 && (k->mv_size < plen || memcmp(k->mv_data, prefix, plen) != 0))
+	if (plen > 0 &&
+	    (k->mv_size < plen || memcmp(k->mv_data, prefix, plen) != 0))
 		return (A17_ENOTFOUND);
 	return (0);
 }

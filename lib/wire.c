@@ -58,6 +58,8 @@ wire_kind_payload(Art17__MsgKind kind)
 		return ART17__BODY__PAYLOAD_READ;
 	case ART17__MSG_KIND__MSG_CONSULT:
 		return ART17__BODY__PAYLOAD_CONSULT;
+	case ART17__MSG_KIND__MSG_ACK:
+		return ART17__BODY__PAYLOAD_ACK;
 	default:
 		return 0;
 	}
@@ -128,14 +130,8 @@ wire_open(const uint8_t *buf, size_t len, size_t cap, wire_keyfn keyfn,
 		rv = A17_EPROTO;
 		goto out;
 	}
-	/* body_buf must point into caller's buf: find its offset. */
-	if (env->body.data >= buf &&
-	    env->body.data + env->body.len <= buf + len) {
-		m->body_buf = env->body.data;
-	} else {
-		/* protobuf-c copies bytes fields; locate them in buf. */
-		m->body_buf = NULL;
-	}
+	/* protobuf-c copies bytes fields: keep a private copy below */
+	m->body_buf = NULL;
 	m->body = body;
 	m->body_len = env->body.len;
 	m->signer = k;

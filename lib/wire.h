@@ -49,8 +49,8 @@ typedef struct wire_msg {
  * signature unless WIRE_F_ALLOW_UNSIGNED, verifies it with the key keyfn
  * returns, decodes the Body and checks the header (version, kind matches
  * the payload). On success fills *m; the caller calls wire_msg_fini().
- * body_buf points into buf, or into a private copy freed by
- * wire_msg_fini; either way it is valid until then while buf lives.
+ * body_buf points to a private copy of the signed bytes, valid until
+ * wire_msg_fini.
  * Errors: A17_ETOOBIG, A17_EMALFORMED, A17_EUNSIGNED, A17_EUNKNOWNKEY,
  * A17_EBADSIG, A17_EPROTO.
  */

@@ -113,27 +113,27 @@ static const char usage_main[] =
     "The coordinator's client for the art17 broker's admin socket.\n"
     "\n"
     "Commands:\n"
-    "  member add          register a member and its identity key\n"
-    "  member list         list registered members\n"
-    "  member show ID      show one member\n"
-    "  consent grant M     record a member's written consent\n"
-    "  consent revoke M    record the withdrawal of a member's consent\n"
-    "  consent show M      a member's consent history and what is in force\n"
-    "  incident declare    declare an incident (or an exercise)\n"
-    "  incident flag ID    set or renew the large-scale flag\n"
-    "  incident confirm ID confirm a flag (second coordinator)\n"
-    "  incident unflag ID  lift the large-scale flag\n"
-    "  incident close ID   close an incident\n"
-    "  incident list       list incidents\n"
-    "  incident show ID    show one incident and its flag\n"
-    "  request issue       issue a cooperation request or an information "
+    "  member add           register a member and its identity key\n"
+    "  member list          list registered members\n"
+    "  member show ID       show one member\n"
+    "  consent grant M      record a member's written consent\n"
+    "  consent revoke M     record the withdrawal of a member's consent\n"
+    "  consent show M       a member's consent history and what is in force\n"
+    "  incident declare     declare an incident (or an exercise)\n"
+    "  incident flag ID     set or renew the large-scale flag\n"
+    "  incident confirm ID  confirm a flag (second coordinator)\n"
+    "  incident unflag ID   lift the large-scale flag\n"
+    "  incident close ID    close an incident\n"
+    "  incident list        list incidents\n"
+    "  incident show ID     show one incident and its flag\n"
+    "  request issue        issue a cooperation request or an information "
     "share\n"
-    "  request status ID   show the delivery state of every copy of a "
+    "  request status ID    show the delivery state of every copy of a "
     "request\n"
-    "  request list        list issued requests\n"
-    "  audit verify        check the audit log's hash chain\n"
-    "  audit show          show audit log entries\n"
-    "  help [COMMAND]      show help for a command\n"
+    "  request list         list issued requests\n"
+    "  audit verify         check the audit log's hash chain\n"
+    "  audit show           show audit log entries\n"
+    "  help [COMMAND]       show help for a command\n"
     "\n"
     "Global options (before COMMAND):\n"
     "  -d, --data DIR          broker data directory (admin.sock lives "
@@ -254,8 +254,9 @@ static const char usage_incident_flag[] =
     "\n"
     "Sets the large-scale flag on incident ID, or renews it. --reason and\n"
     "--expires are required; the flag expires DURATION from now (30m, 6h,\n"
-    "2d; at most 366d). A new flag stays pending until a second\n"
-    "coordinator runs \"incident confirm\" (two-person rule).\n";
+    "2d; at most 366d). Where the broker enforces the two-person rule, a\n"
+    "new flag stays pending until a second coordinator runs \"incident\n"
+    "confirm\".\n";
 
 static const char usage_incident_confirm[] =
     "Usage: art17ctl incident confirm ID\n"
@@ -492,9 +493,8 @@ errcode_name(Art17__ErrCode c)
 static const char *
 entity_name(int v)
 {
-	return v == ART17__ENTITY__ENTITY_UNSPECIFIED
-	           ? "organisation"
-	           : word_name(w_entity, v);
+	return v == ART17__ENTITY__ENTITY_UNSPECIFIED ? "organisation"
+	                                              : word_name(w_entity, v);
 }
 
 /* ------------------------------------------------------------ checks */
@@ -895,7 +895,7 @@ jout(json_t *j)
 		ctl_err("out of memory");
 		return CTL_EX_SETUP;
 	}
-	s = json_dumps(j, JSON_INDENT(2));
+	s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(j);
 	if (s == NULL) {
 		ctl_err("out of memory");
@@ -935,14 +935,16 @@ jmember(const Art17__MemberRecord *m)
 	                 jtime(m->created_ms));
 }
 
+/* "member" is the older name of "member_id", kept for scripts. */
 static json_t *
 jcopy_status(const Art17__CopyStatus *c)
 {
-	return json_pack(
-	    "{s:s, s:I, s:s, s:o, s:o, s:o, s:s}", "member", c->member_id,
-	    "seq", (json_int_t)c->seq, "state", word_name(w_state, c->state),
-	    "queued", jtime(c->queued_ms), "delivered", jtime(c->delivered_ms),
-	    "acked", jtime(c->acked_ms), "reason", c->reason);
+	return json_pack("{s:s, s:I, s:s, s:o, s:o, s:o, s:s, s:s}",
+	                 "member_id", c->member_id, "seq", (json_int_t)c->seq,
+	                 "state", word_name(w_state, c->state), "queued",
+	                 jtime(c->queued_ms), "delivered",
+	                 jtime(c->delivered_ms), "acked", jtime(c->acked_ms),
+	                 "reason", c->reason, "member", c->member_id);
 }
 
 static json_t *
@@ -1602,16 +1604,17 @@ issue_print(const Art17__IssueResult *ir, bool json)
 			const Art17__CopyStatus *cs = ir->included[i];
 			json_array_append_new(
 			    inc,
-			    json_pack("{s:s, s:I, s:s}", "member",
+			    json_pack("{s:s, s:I, s:s, s:s}", "member_id",
 			              cs->member_id, "seq", (json_int_t)cs->seq,
-			              "state", word_name(w_state, cs->state)));
+			              "state", word_name(w_state, cs->state),
+			              "member", cs->member_id));
 		}
 		for (i = 0; exc && i < ir->n_excluded; i++) {
 			const Art17__CopyStatus *cs = ir->excluded[i];
-			json_array_append_new(exc,
-			                      json_pack("{s:s, s:s}", "member",
-			                                cs->member_id, "reason",
-			                                cs->reason));
+			json_array_append_new(
+			    exc, json_pack("{s:s, s:s, s:s}", "member_id",
+			                   cs->member_id, "reason", cs->reason,
+			                   "member", cs->member_id));
 		}
 		j = json_pack("{s:s, s:o, s:o}", "request_id", ir->request_id,
 		              "included", inc, "excluded", exc);
@@ -2133,9 +2136,9 @@ parse_id_opts(int argc, char **argv, const char *cmd, const char *usage,
 		}
 	}
 	if (optind >= argc)
-		return ctl_usage(cmd, "missing %s",
-		                 strncmp(cmd, "consent", 7) == 0 ? "MEMBER"
-		                                                 : "incident ID");
+		return ctl_usage(
+		    cmd, "missing %s",
+		    strncmp(cmd, "consent", 7) == 0 ? "MEMBER" : "incident ID");
 	*id = argv[optind++];
 	if (optind < argc)
 		return ctl_usage(cmd, "unexpected argument '%s'", argv[optind]);
@@ -2285,14 +2288,12 @@ cmd_consent_show(struct ctl *c, int argc, char **argv)
 				json_decref(h);
 				h = NULL;
 			}
-		rv = jout(h == NULL ? NULL
-		                    : json_pack("{s:s, s:s, s:b, s:o, s:o}",
-		                                "member", member, "at", when,
-		                                "at_now", at_ms == 0, "history",
-		                                h,
-		                                "in_force",
-		                                in ? jconsent(in)
-		                                   : json_null()));
+		rv = jout(h == NULL
+		              ? NULL
+		              : json_pack("{s:s, s:s, s:b, s:o, s:o}", "member",
+		                          member, "at", when, "at_now",
+		                          at_ms == 0, "history", h, "in_force",
+		                          in ? jconsent(in) : json_null()));
 		goto out;
 	}
 	if (rp.r->n_consents == 0) {
@@ -2306,7 +2307,8 @@ cmd_consent_show(struct ctl *c, int argc, char **argv)
 			char tm[40];
 			iso_ms(r->time_ms, tm, sizeof(tm));
 			table_row(&t, tm, r->grant ? "grant" : "revoke",
-			          r->reference, r->by, word_name(w_via, r->via));
+			          r->reference, r->by,
+			          word_name(w_via, r->via));
 		}
 		table_print(&t, stdout);
 		table_fini(&t);
@@ -2337,8 +2339,8 @@ enum flag_at {
 	FLAG_EXPIRED,
 };
 
-static const char *const flag_words[] = {"never", "active", "pending",
-                                         "lifted", "expired"};
+static const char *const flag_words[] = {"never", "active", "pending", "lifted",
+                                         "expired"};
 
 /* The flag's state at now: the same rule as the broker's gate_flag_at. */
 static enum flag_at
@@ -2348,6 +2350,8 @@ flag_at(const Art17__FlagState *f, int64_t now)
 		return FLAG_NEVER;
 	if (f->pending)
 		return FLAG_PENDING;
+	if (f->expired)
+		return FLAG_EXPIRED;
 	if (!f->active)
 		return FLAG_LIFTED;
 	if (f->expires_ms != 0 && now >= f->expires_ms)
@@ -2413,10 +2417,9 @@ jincident(const Art17__IncidentRecord *r, int64_t now)
 	                 "id", r->incident_id, "exercise", r->exercise, "title",
 	                 r->title, "description", r->description, "state",
 	                 r->closed ? "closed" : "open", "flag",
-	                 jflag(r->flag, now), "declared",
-	                 jtime(r->declared_ms), "declared_by", r->declared_by,
-	                 "closed", jtime(r->closed_ms), "closed_by",
-	                 r->closed_by);
+	                 jflag(r->flag, now), "declared", jtime(r->declared_ms),
+	                 "declared_by", r->declared_by, "closed",
+	                 jtime(r->closed_ms), "closed_by", r->closed_by);
 }
 
 static int
@@ -2548,10 +2551,11 @@ cmd_incident_flag(struct ctl *c, int argc, char **argv)
 		                 "control characters)",
 		                 CTL_TEXT_MAX);
 	if (duration_parse(expires, &dur) != 0)
-		return ctl_usage(cmd,
-		                 "invalid --expires '%s' (a number with s, m, h "
-		                 "or d, e.g. 30m, 6h, 2d; at most 366d)",
-		                 expires);
+		return ctl_usage(
+		    cmd,
+		    "invalid --expires '%s' (a number with s, m, h "
+		    "or d, e.g. 30m, 6h, 2d; at most 366d)",
+		    expires);
 
 	fc.incident_id = (char *)id;
 	fc.reason = (char *)reason;
@@ -2636,8 +2640,8 @@ cmd_incident_close(struct ctl *c, int argc, char **argv)
 	struct reply rp;
 	int rv;
 
-	if ((rv = parse_simple(argc, argv, cmd, usage_incident_close, true,
-	                       &id, NULL)) != 0)
+	if ((rv = parse_simple(argc, argv, cmd, usage_incident_close, true, &id,
+	                       NULL)) != 0)
 		return rv < 0 ? CTL_EX_OK : rv;
 	if (!id_ok(id))
 		return ctl_usage(cmd, "invalid incident id '%s'", id);
@@ -2661,8 +2665,8 @@ cmd_incident_list(struct ctl *c, int argc, char **argv)
 	size_t i;
 	int rv;
 
-	if ((rv = parse_simple(argc, argv, "incident list",
-	                       usage_incident_list, false, NULL, &json)) != 0)
+	if ((rv = parse_simple(argc, argv, "incident list", usage_incident_list,
+	                       false, NULL, &json)) != 0)
 		return rv < 0 ? CTL_EX_OK : rv;
 	req.op_case = ART17__ADMIN_REQUEST__OP_INCIDENT_LIST;
 	req.incident_list = &q;
@@ -2784,6 +2788,7 @@ out:
 
 /* ------------------------------------------------------------ audit */
 
+/* Field names and order as in AuditRecord: scripts match on them. */
 static json_t *
 jaudit(const Art17__AuditRecord *a)
 {
@@ -2791,10 +2796,11 @@ jaudit(const Art17__AuditRecord *a)
 
 	bin_hex(&a->hash, A17_SHA256_LEN, h);
 	bin_hex(&a->prev_hash, A17_SHA256_LEN, ph);
-	return json_pack("{s:I, s:o, s:b, s:s, s:s, s:s, s:s, s:s, s:s}", "seq",
-	                 (json_int_t)a->seq, "time", jtime(a->time_ms),
-	                 "exercise", a->exercise, "actor", a->actor, "action",
+	return json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:b, s:o, s:s, s:s}",
+	                 "seq", (json_int_t)a->seq, "time_ms",
+	                 (json_int_t)a->time_ms, "actor", a->actor, "action",
 	                 a->action, "subject", a->subject, "detail", a->detail,
+	                 "exercise", a->exercise, "time", jtime(a->time_ms),
 	                 "hash", h, "prev_hash", ph);
 }
 
@@ -2814,10 +2820,12 @@ cmd_audit_verify(struct ctl *c, int argc, char **argv)
 	if ((rv = reply_get(c, &req, &rp)) != 0)
 		goto out;
 	if (rp.r->audit_bad_seq != 0) {
-		fprintf(stderr, "art17ctl: audit log BROKEN at entry %" PRIu64 ": ",
+		fprintf(stderr,
+		        "art17ctl: audit log BROKEN at entry %" PRIu64 ": ",
 		        rp.r->audit_bad_seq);
-		put_clean(stderr, rp.r->info[0] ? rp.r->info
-		                                 : "(the broker gave no detail)");
+		put_clean(stderr, rp.r->info[0]
+		                      ? rp.r->info
+		                      : "(the broker gave no detail)");
 		fputc('\n', stderr);
 		rv = CTL_EX_REFUSED;
 	} else {
@@ -2853,17 +2861,19 @@ cmd_audit_show(struct ctl *c, int argc, char **argv)
 		switch (ch) {
 		case 'f':
 			if (uint_parse(optarg, UINT64_MAX, &from) != 0)
-				return ctl_usage(cmd,
-				                 "invalid --from '%s' (an entry "
-				                 "number, 1 is the first)",
-				                 optarg);
+				return ctl_usage(
+				    cmd,
+				    "invalid --from '%s' (an entry "
+				    "number, 1 is the first)",
+				    optarg);
 			break;
 		case 'l':
 			if (uint_parse(optarg, UINT32_MAX, &limit) != 0)
-				return ctl_usage(cmd,
-				                 "invalid --limit '%s' (a whole "
-				                 "number; 0 means all)",
-				                 optarg);
+				return ctl_usage(
+				    cmd,
+				    "invalid --limit '%s' (a whole "
+				    "number; 0 means all)",
+				    optarg);
 			break;
 		case 'j':
 			json = true;
@@ -2904,7 +2914,8 @@ cmd_audit_show(struct ctl *c, int argc, char **argv)
 			iso_ms(a->time_ms, tm, sizeof(tm));
 			bin_hex(&a->hash, 6, h);
 			table_row(&t, seq, tm, a->exercise ? "EXERCISE" : "-",
-			          a->actor, a->action, a->subject, h, a->detail);
+			          a->actor, a->action, a->subject, h,
+			          a->detail);
 		}
 		table_print(&t, stdout);
 		table_fini(&t);

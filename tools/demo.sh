@@ -30,8 +30,20 @@ for m in m1 m2 m3; do
 done
 echo "all three agents connected"
 
-step "Issuing a cooperation request"
-out=$(ctl request issue --kind cooperation --incident INC-DEMO-1 \
+step "Declaring an incident; no large-scale flag, no consent yet"
+INC=$(declare_incident "Exploitation of VPN gateways")
+ctl incident show "$INC"
+
+step "A cooperation request now is refused by the Article 17(3) gate"
+ctl request issue --kind cooperation --incident "$INC" --title "too early" \
+	--content "-" --secret no || echo "(refused, as the Council Rules require)"
+
+step "m1 has consented in writing; then a large-scale attack is declared"
+ctl consent grant m1 --ref "CSC-CONSENT-0001 2026-11-01"
+ctl incident flag "$INC" --reason "WannaCry-scale outbreak" --expires 6h
+
+step "Issuing the cooperation request"
+out=$(ctl request issue --kind cooperation --incident "$INC" \
 	--title "Check VPN gateways for CVE-2026-0001" \
 	--content "Please check your VPN gateways for signs of exploitation and report what you find." \
 	--secret no --tlp amber --scope members --deadline 4h)
@@ -43,6 +55,10 @@ ctl request status "$rid" --wait-acked 30 || fail "not every copy was acked"
 
 step "What member m1's staff see (art17-agent show)"
 "$BIN/agent/art17-agent" -d "$A17_TMP/agent-m1" show "$rid"
+
+step "The audit log: every decision, hash-chained"
+ctl audit show | tail -n 12
+ctl audit verify
 
 step "Stopping"
 a17_cleanup

@@ -10,7 +10,7 @@ libprotobuf-c-dev protobuf-c-compiler
 liblmdb-dev lmdb-utils
 libssl-dev openssl
 libcmocka-dev
-libjansson-dev libinih-dev
+libjansson-dev libinih-dev jq
 gnuplot-nox
 spin
 clang-format"

@@ -12,17 +12,20 @@ for m in m1 m2 m3; do
 	wait_for 30 agent_connected "$m" || fail "agent $m did not connect"
 done
 
-rid=$(ctl request issue --kind cooperation --incident INC-1 --title t \
+INC=$(declare_incident "e2e incident")
+ctl incident flag "$INC" --reason "large-scale test" --expires 1h >/dev/null ||
+	fail "flag"
+rid=$(ctl request issue --kind cooperation --incident "$INC" --title t \
 	--content "hello members" --secret no | head -n 1)
 [ -n "$rid" ] || fail "no request id"
 ctl request status "$rid" --wait-acked 30 >/dev/null ||
 	fail "not all copies acked"
 n=$(ctl request status "$rid" --json |
-	grep -c '"state": "acked"') || true
+	jq '[.copies[] | select(.state == "acked")] | length')
 [ "$n" = 3 ] || fail "expected 3 acked copies, got $n"
 
 for m in m1 m2 m3; do
-	c=$(agent_list_json "$m" | grep -c "\"request_id\": \"$rid\"") || true
+	c=$(inbox_count "$m" "$rid")
 	[ "$c" = 1 ] || fail "agent $m holds $rid $c times"
 	"$BIN/agent/art17-agent" -d "$A17_TMP/agent-$m" show "$rid" |
 		grep -q "Article 17(3)" || fail "agent $m view lacks the statement"

@@ -15,11 +15,24 @@ export ART17_DATA=$A17_TMP/broker
 export ART17_COORDINATOR=alice
 
 a17_cleanup() {
-	local p
+	local p i
 	for p in "${A17_PIDS[@]}"; do
 		kill -TERM "$p" 2>/dev/null || true
 	done
+	# every daemon must stop on SIGTERM within 15 s; say so if one did not
+	for i in $(seq 1 150); do
+		local alive=0
+		for p in "${A17_PIDS[@]}"; do
+			kill -0 "$p" 2>/dev/null && alive=1
+		done
+		[ $alive = 0 ] && break
+		sleep 0.1
+	done
 	for p in "${A17_PIDS[@]}"; do
+		if kill -0 "$p" 2>/dev/null; then
+			echo "WARNING: pid $p ($(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null | cut -c1-80)) ignored SIGTERM for 15 s; killing it" >&2
+			kill -KILL "$p" 2>/dev/null || true
+		fi
 		wait "$p" 2>/dev/null || true
 	done
 	if [ "${A17_KEEP:-0}" = 1 ]; then
@@ -69,7 +82,7 @@ wait_for() {
 }
 
 ctl() {
-	"$BIN/tools/art17ctl" "$@"
+	timeout 60 "$BIN/tools/art17ctl" "$@"
 }
 
 # pki_init [agents...]
@@ -122,8 +135,18 @@ start_agent() {
 	A17_PIDS+=("${AGENT_PID[$m]}")
 }
 
+# declare_incident TITLE [--exercise]: prints the new incident's id
+declare_incident() {
+	ctl incident declare --title "$@" | head -n 1
+}
+
 agent_connected() {
 	grep -q "connected as $1" "$A17_TMP/agent-$1.log"
+}
+
+# how many times request $2 is in member $1's inbox
+inbox_count() {
+	agent_list_json "$1" | jq --arg r "$2" '[.[] | select(.request_id == $r)] | length'
 }
 
 agent_list_json() {

@@ -18,73 +18,88 @@
  *   flag (F_*)                   gate_flag (broker/gate.h), computed from the
  *                                incident's FlagState by gate_flag_at()
  *                                (broker/gate.c) at the instant of decision
- *   setter, confirmer            FlagState.set_by, FlagState.confirmed_by
- *   QUORUM                       the two-person rule: admin.c's
- *                                incident_flag / incident_confirm handlers
- *                                (AdminRequest.incident_flag/_confirm)
+ *   setter, confirmer, lapsed    FlagState.set_by, .confirmed_by, and
+ *                                now > .pending_until_ms
+ *   closed                       IncidentRecord.closed
+ *   QUORUM                       the broker's quorum setting (inc_op.quorum):
+ *                                the two-person rule of incident.c
  *   consent[m] (C_*)             gate_consent, from the member's consent
- *                                history by gate_consent_at() (gate.c)
- *   GATE(m), GROUND(m)           gate_decide() (gate.c) for a cooperation
- *                                request whose incident is known, open, and
- *                                of the same EXERCISE marking (those inputs
- *                                are fixed here; tests/unit/test_gate.c
- *                                covers every combination of them)
- *   copy[m] (DS_*)               DeliveryRecord.state in DB_DELIVERIES;
- *                                DS_* values are art17.proto DeliveryState.
+ *                                history (registry.c reg_consent_history)
+ *                                by gate_consent_at() (gate.c)
+ *   GATE(m), GROUND(m)           registry.c reg_gate() -> gate_decide()
+ *                                (gate.c) for a cooperation request on a
+ *                                known incident of the same EXERCISE
+ *                                marking (those inputs are fixed here;
+ *                                tests/unit/test_gate.c covers them all)
+ *   copy[m]                      DeliveryRecord.state in DB_DELIVERIES;
+ *                                DS_* values are art17.proto DeliveryState
+ *                                (see the table of constants below).
  *                                EXCLUDED is not a stored state: the member
  *                                is listed in IssueResult.excluded and gets
  *                                no DeliveryRecord
  *   ground[m]                    DeliveryRecord.ground / CopyInfo.ground
- *   proctype coordinator         broker/admin.c: issue() + apply_issue()
- *                                (request_issue: the gate is evaluated per
- *                                member at issue time, queued or excluded),
- *                                the flag set / confirm / lift handlers,
- *                                which withdraw the queued copies the gate
- *                                no longer allows in the same writer op
- *   proctype clock               time passing FlagState.expires_ms or
- *                                pending_until_ms; nothing is written then
- *   proctype sweeper             broker/net.c sweeper_main(): withdraws
- *                                queued copies whose gate no longer holds
- *                                (expiry); may lag arbitrarily behind
- *   proctype member_consent      admin.c consent_grant / consent_revoke and
- *                                MSG_CONSENT from the agent (net.c); a
- *                                revoke withdraws that member's queued
- *                                copies in the same writer op
- *   proctype deliverer           broker/net.c start_deliver() ->
- *                                apply_deliver(): on a poll from a connected
- *                                agent, a QUEUED copy is re-gated with the
+ *   withdraw_if_denied,          registry.c reg_regate() -> regate_request()
+ *   withdraw_all_denied
+ *   proctype coordinator         broker/admin.c issue() + apply_issue()
+ *                                (request_issue: gated per member at issue
+ *                                time: queued or excluded); incident.c
+ *                                apply_incident() INC_FLAG, INC_CONFIRM,
+ *                                INC_UNFLAG and INC_CLOSE (the last two
+ *                                call reg_regate in the same writer op)
+ *   proctype clock               time passing FlagState.expires_ms,
+ *                                .pending_until_ms, Request.deadline_ms;
+ *                                nothing is written at that instant
+ *   proctype sweeper             net.c sweeper_main() -> incident.c
+ *                                inc_sweep() -> INC_EXPIRE (+ reg_regate);
+ *                                may lag arbitrarily behind the clock
+ *   proctype member_consent      incident.c inc_apply_consent() (from
+ *                                admin.c consent_grant / consent_revoke, or
+ *                                MSG_CONSENT from the agent); a revoke calls
+ *                                reg_regate for that member in the same op
+ *   proctype deliverer           net.c start_deliver() -> apply_deliver():
+ *                                on a poll from a connected agent, a copy
+ *                                not yet handed over (QUEUED, or OVERDUE
+ *                                with delivered_ms 0) is re-gated with the
  *                                flag and consent *now*: DELIVERED with the
  *                                ground valid now, or WITHDRAWN. A copy
- *                                already DELIVERED but beyond the agent's
+ *                                already handed over but beyond the agent's
  *                                cursor (reply lost) is sent again as is.
  *   inflight[m]                  a Deliver reply on its way (send_deliver)
  *   proctype agent               agent/: goes offline and reconnects (nng
  *                                pipe events, net.c pipe_cb), stores the
  *                                copy (inbox[m]) and sends a receipt;
- *                                apply_receipt() moves DELIVERED -> ACKED
- *   ndeliv[m], everw[m]          ghost counters, no C counterpart:
- *                                DeliveryRecord.delivered_ms is set once
+ *                                net.c apply_receipt() -> ACKED
+ *   ndeliv[m], everw[m]          ghost variables, no C counterpart
  *
  * Atomic steps stand for one LMDB writer transaction: the single writer
  * (DESIGN.md "Storage") serialises issue, deliver, receipt, flag and
  * consent ops, so each is atomic with respect to the others.
  *
  * Build options (spin -D...):
- *   -DBROKEN        skip the delivery-time gate check (a queued copy is
- *                   always delivered): SPIN must find a violation.
- *   -DQUORUM=1      no two-person rule: a set flag is active at once.
- *   -DN=2           two members instead of three.
+ *   -DN=3           three members instead of two (the default, N=2, already
+ *                   has a member with and one without consent; N=3 takes
+ *                   ~35 s and ~700 MB: A17_SPIN_N=3 spin_check.sh).
+ *   -DQUORUM=1      no two-person rule: a set flag is active at once
+ *                   (the broker's quorum setting; spin_check.sh checks both).
+ *   -DBROKEN        skip the delivery-time gate check (an undelivered copy
+ *                   is always handed over): SPIN must find a violation.
  *   -DRECEIPT_GATE  also assert the ground when the agent first *stores*
- *                   the copy, not only when the broker marks it delivered.
- *                   This fails (a lift can fall between the commit and the
- *                   agent's receipt, and a lost reply is resent as is):
- *                   "the moment of delivery" is the broker's commit of
- *                   DELIVERED; see docs/gate.md.
+ *                   the copy, not only when the broker commits DELIVERED.
+ *                   This fails, by design: a lift can fall between the
+ *                   broker's commit and the agent's receipt, and a lost
+ *                   reply is resent as it was. "The moment of delivery" is
+ *                   the broker's commit of DELIVERED; see docs/gate.md.
+ *
+ * What is not modelled: several requests (copies are independent of each
+ * other: the gate is per copy), the EXERCISE marking and an unknown
+ * incident (fixed inputs here; test_gate.c has every combination), the
+ * audit log, accepted/answered (after acked, no gate), crashes (the
+ * writer's commits are atomic; Invariant 3 has its own tests).
  * ------------------------------------------------------------------------
  */
 
 #ifndef N
-#define N 3
+#define N 2
 #endif
 #ifndef QUORUM
 #define QUORUM 2
@@ -102,12 +117,19 @@
 #define C_IN_FORCE 1
 #define C_REVOKED  2
 
-/* DeliveryState (proto/art17.proto); NOTYET and EXCLUDED are model-only */
+/*
+ * Copy states: DeliveryState (proto/art17.proto) where one exists. OVERDUE
+ * is split by DeliveryRecord.delivered_ms: OVERDUE_Q (never handed over:
+ * still gated, still withdrawable) and OVERDUE_D (handed over). NOTYET and
+ * EXCLUDED are model-only.
+ */
 #define NOTYET       0
 #define DS_QUEUED    1
 #define DS_DELIVERED 2
 #define DS_ACKED     3
 #define DS_WITHDRAWN 6
+#define OVERDUE_Q    7
+#define OVERDUE_D    8
 #define EXCLUDED     9
 
 /* GroundKind */
@@ -121,48 +143,50 @@
 #define BOB    2
 
 byte flag = F_NEVER;
-byte setter = NOBODY;
-byte confirmer = NOBODY;
+byte setter = NOBODY;    /* FlagState.set_by */
+byte confirmer = NOBODY; /* FlagState.confirmed_by */
+bool lapsed = false;     /* now > FlagState.pending_until_ms */
+bool closed = false;     /* IncidentRecord.closed */
+bool issued = false;
 byte consent[N];
 byte copy[N];
 byte ground[N];
 bool conn[N];
 bool inflight[N];
 bool inbox[N];
-bool issued = false;
 byte ndeliv[N];
 bool everw[N];
 
-/* gate_decide() for a cooperation request on a known, open incident of the
- * same EXERCISE marking. */
-#define GATE(m)   (flag == F_ACTIVE || consent[m] == C_IN_FORCE)
+/* not yet handed to the agent's transport: gated, withdrawable */
+#define UNDELIVERED(m) (copy[m] == DS_QUEUED || copy[m] == OVERDUE_Q)
+/* handed over, no receipt yet */
+#define HANDED(m) (copy[m] == DS_DELIVERED || copy[m] == OVERDUE_D)
+
+/* gate_decide() for a cooperation request on a known incident of the same
+ * EXERCISE marking (test_gate.c covers the other inputs). */
+#define GATE(m)   (!closed && (flag == F_ACTIVE || consent[m] == C_IN_FORCE))
 /* the ground named: the declaration first when both hold */
 #define GROUND(m) (flag == F_ACTIVE -> G_LARGE_SCALE : \
                    (consent[m] == C_IN_FORCE -> G_CONSENT : G_NONE))
 /* does the recorded ground g hold now for member m */
-#define HOLDS(g, m) ((g) == G_LARGE_SCALE && flag == F_ACTIVE || \
-                     (g) == G_CONSENT && consent[m] == C_IN_FORCE)
+#define HOLDS(g, m) (!closed && \
+                     ((g) == G_LARGE_SCALE && flag == F_ACTIVE || \
+                      (g) == G_CONSENT && consent[m] == C_IN_FORCE))
 
-/* Withdraw member m's copy if it is queued and the gate no longer allows
- * it (the proactive withdrawal of Invariant 1; the audit record of the
- * reason is not modelled). */
+/* registry.c regate_request(): withdraw member m's copy if it was not
+ * handed over yet and the gate no longer allows it (the audit record of
+ * the reason is not modelled). */
 inline withdraw_if_denied(m)
 {
 	if
-	:: copy[m] == DS_QUEUED && !GATE(m) ->
+	:: UNDELIVERED(m) && !GATE(m) ->
 		copy[m] = DS_WITHDRAWN;
 		everw[m] = true
 	:: else -> skip
 	fi
 }
 
-#define SETTABLE (flag == F_NEVER || flag == F_LIFTED || flag == F_EXPIRED)
-#if QUORUM == 1
-#define SET_BY(c) setter = c; confirmer = NOBODY; flag = F_ACTIVE
-#else
-#define SET_BY(c) setter = c; confirmer = NOBODY; flag = F_PENDING
-#endif
-
+/* registry.c reg_regate() over every member */
 inline withdraw_all_denied()
 {
 	i = 0;
@@ -173,8 +197,25 @@ inline withdraw_all_denied()
 	i = 0
 }
 
-/* Coordinators: issue one cooperation request, and set / confirm / lift
- * the large-scale flag (admin.c). Two coordinators, ALICE and BOB. */
+/* incident.c INC_FLAG on a flag that is not active: proposed (pending)
+ * under the two-person rule, else active at once. Proposing again while
+ * pending replaces the proposer and restarts the window. Renewing an
+ * active flag only moves expires_ms: no gate change, not modelled. */
+#define SETTABLE (!closed && flag != F_ACTIVE)
+#if QUORUM == 1
+#define SET_BY(c) setter = c; confirmer = NOBODY; lapsed = false; \
+                  flag = F_ACTIVE
+#else
+#define SET_BY(c) setter = c; confirmer = NOBODY; lapsed = false; \
+                  flag = F_PENDING
+#endif
+/* incident.c INC_CONFIRM: pending, within the window, another person */
+#define CONFIRMABLE_BY(c) (!closed && flag == F_PENDING && !lapsed && \
+                           setter != c)
+
+/* Coordinators ALICE and BOB: issue one cooperation request, set /
+ * confirm / lift the large-scale flag, close the incident (admin.c,
+ * incident.c). */
 active proctype coordinator()
 {
 	byte i;
@@ -197,59 +238,75 @@ end:
 		od;
 		i = 0
 	   }
-	/* incident_flag: set (or set again after a lift or expiry) */
+	/* incident_flag */
 	:: d_step { SETTABLE -> SET_BY(ALICE) }
 	:: d_step { SETTABLE -> SET_BY(BOB) }
-	/* incident_confirm: only a different coordinator makes it active;
-	 * a confirmation by the setter is refused and changes nothing */
+	/* incident_confirm; by the proposer, or too late: refused, no
+	 * change */
+	:: d_step { CONFIRMABLE_BY(ALICE) -> confirmer = ALICE; flag = F_ACTIVE }
+	:: d_step { CONFIRMABLE_BY(BOB) -> confirmer = BOB; flag = F_ACTIVE }
+	/* incident_unflag: lift (active or pending); re-gate queued copies */
 	:: d_step {
-		flag == F_PENDING && setter != ALICE ->
-		confirmer = ALICE;
-		flag = F_ACTIVE
-	   }
-	:: d_step {
-		flag == F_PENDING && setter != BOB ->
-		confirmer = BOB;
-		flag = F_ACTIVE
-	   }
-	/* incident_unflag: lift; queued copies on this ground withdrawn */
-	:: d_step {
-		flag == F_ACTIVE || flag == F_PENDING ->
+		!closed && (flag == F_ACTIVE || flag == F_PENDING) ->
 		flag = F_LIFTED;
+		withdraw_all_denied()
+	   }
+	/* incident_close: re-gate queued copies (all now denied) */
+	:: d_step {
+		!closed ->
+		closed = true;
 		withdraw_all_denied()
 	   }
 	od
 }
 
-/* Time: an active flag passes expires_ms; a pending one passes
- * pending_until_ms unconfirmed (gate_flag_at: neither is a ground). No
- * write happens at that instant. */
+/* Time passing; nothing is written at these instants:
+ *   - expires_ms passes: gate_flag_at() reads EXPIRED from then on;
+ *   - pending_until_ms passes: the flag stays pending (gate: PENDING),
+ *     and a confirmation is refused;
+ *   - a request's deadline passes (OVERDUE, written by the broker). */
 active proctype clock()
 {
+	byte i;
+
 end:
 	do
 	:: d_step { flag == F_ACTIVE -> flag = F_EXPIRED }
-	:: d_step { flag == F_PENDING -> flag = F_LIFTED }
+	:: d_step { flag == F_PENDING && !lapsed -> lapsed = true }
+	:: d_step {
+		issued ->
+		i = 0;
+		do
+		:: i < N ->
+			if
+			:: copy[i] == DS_QUEUED -> copy[i] = OVERDUE_Q
+			:: copy[i] == DS_DELIVERED -> copy[i] = OVERDUE_D
+			:: else -> skip
+			fi;
+			i++
+		:: else -> break
+		od;
+		i = 0
+	   }
 	od
 }
 
-/* The periodic sweep: withdraws what the clock made undeliverable. */
+/* net.c sweeper_main() -> incident.c inc_sweep(): INC_EXPIRE writes the
+ * expiry and re-gates queued copies. May lag behind the clock. */
 active proctype sweeper()
 {
 	byte i;
 
 end:
 	do
-	:: d_step {
-		issued ->
-		withdraw_all_denied()
-	   }
+	:: d_step { issued && flag == F_EXPIRED -> withdraw_all_denied() }
 	od
 }
 
 /* One member's consent: granted, revoked, granted again (admin.c or the
- * member's agent). A revoke withdraws the member's queued copies that no
- * longer have a ground. */
+ * member's agent; incident.c inc_apply_consent). A revoke re-gates the
+ * member's queued copies in the same writer op; a grant re-queues
+ * nothing. */
 proctype member_consent(byte m)
 {
 end:
@@ -263,14 +320,15 @@ end:
 	od
 }
 
-/* The broker's delivery to member m (net.c apply_deliver). */
+/* The broker's delivery to member m (net.c apply_deliver), on a poll from
+ * the connected agent. */
 proctype deliverer(byte m)
 {
 end:
 	do
-	/* first delivery of a queued copy: re-gate at this moment */
+	/* first hand-over of a copy: re-gate at this moment */
 	:: d_step {
-		conn[m] && !inflight[m] && copy[m] == DS_QUEUED ->
+		conn[m] && !inflight[m] && UNDELIVERED(m) ->
 #ifndef BROKEN
 		if
 		:: GATE(m) ->
@@ -279,7 +337,10 @@ end:
 			/* Invariant 1 at the moment of delivery */
 			assert(HOLDS(ground[m], m));
 			assert(!everw[m]);
-			copy[m] = DS_DELIVERED;
+			if
+			:: copy[m] == DS_QUEUED -> copy[m] = DS_DELIVERED
+			:: else -> copy[m] = OVERDUE_D
+			fi;
 			ndeliv[m]++;
 			inflight[m] = true
 #ifndef BROKEN
@@ -289,11 +350,10 @@ end:
 		fi
 #endif
 	   }
-	/* the agent's cursor is behind: the reply was lost; same copy again,
-	 * not a new delivery */
+	/* the agent's cursor is behind (the reply was lost): the same copy
+	 * again, with its recorded ground; not a new delivery */
 	:: d_step {
-		conn[m] && !inflight[m] && copy[m] == DS_DELIVERED &&
-		!inbox[m] ->
+		conn[m] && !inflight[m] && HANDED(m) && !inbox[m] ->
 		inflight[m] = true
 	   }
 	od
@@ -316,11 +376,8 @@ end:
 #endif
 		inbox[m] = true
 	   }
-	/* receipt: apply_receipt commits ACKED */
-	:: d_step {
-		conn[m] && inbox[m] && copy[m] == DS_DELIVERED ->
-		copy[m] = DS_ACKED
-	   }
+	/* receipt: net.c apply_receipt commits ACKED */
+	:: d_step { conn[m] && inbox[m] && HANDED(m) -> copy[m] = DS_ACKED }
 	od
 }
 
@@ -346,16 +403,16 @@ init
  *   - a copy is delivered at most once (ndeliv[m] <= 1);
  *   - a withdrawn copy was never delivered, and never will be;
  *   - an excluded copy is never delivered;
- *   - what the agent stores was delivered (never withdrawn or excluded);
+ *   - what the agent stores was handed over (never withdrawn/excluded);
  *   - an acked copy was stored by the agent;
  *   - a delivered copy records a ground (never G_NONE);
- * and the flag is active only with a second, different coordinator.
+ * and the flag is active only when confirmed by a second, different
+ * coordinator.
  */
 #define INV(m) (ndeliv[m] <= 1 && \
                 !(everw[m] && ndeliv[m] > 0) && \
                 (copy[m] != EXCLUDED || ndeliv[m] == 0) && \
-                (!inbox[m] || copy[m] == DS_DELIVERED || \
-                 copy[m] == DS_ACKED) && \
+                (!inbox[m] || HANDED(m) || copy[m] == DS_ACKED) && \
                 (copy[m] != DS_ACKED || inbox[m]) && \
                 (ndeliv[m] == 0 || ground[m] != G_NONE))
 

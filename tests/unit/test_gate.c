@@ -14,8 +14,8 @@
  *     incident is known and open. It needs no ground (GROUND_NONE).
  *   - Deny reasons, in this order of precedence: not a cooperation request
  *     or share; incident unknown; EXERCISE marking mixed; incident closed;
- *     then (cooperation only) the flag state is named first (lifted,
- *     expired, pending), else consent revoked, else no ground.
+ *     then (cooperation only) a revoked consent is named first, else
+ *     the flag state (lifted, expired, pending), else no ground.
  *
  * The rule is stated twice (a literal reason table and a boolean formula)
  * and the two are checked against each other before gate_decide is.
@@ -95,11 +95,11 @@ static const gate_reason coop_reason[NFLAG][NCONSENT] = {
     /* active */
     {GATE_ALLOW_FLAG, GATE_ALLOW_FLAG, GATE_ALLOW_FLAG},
     /* pending */
-    {GATE_DENY_FLAG_PENDING, GATE_ALLOW_CONSENT, GATE_DENY_FLAG_PENDING},
+    {GATE_DENY_FLAG_PENDING, GATE_ALLOW_CONSENT, GATE_DENY_CONSENT_REVOKED},
     /* lifted */
-    {GATE_DENY_FLAG_LIFTED, GATE_ALLOW_CONSENT, GATE_DENY_FLAG_LIFTED},
+    {GATE_DENY_FLAG_LIFTED, GATE_ALLOW_CONSENT, GATE_DENY_CONSENT_REVOKED},
     /* expired */
-    {GATE_DENY_FLAG_EXPIRED, GATE_ALLOW_CONSENT, GATE_DENY_FLAG_EXPIRED},
+    {GATE_DENY_FLAG_EXPIRED, GATE_ALLOW_CONSENT, GATE_DENY_CONSENT_REVOKED},
 };
 
 /* What each reason means for the outcome: allowed, and on which ground. */
@@ -404,6 +404,23 @@ test_flag_at(void **state)
 	f.expires_ms = 0;
 	assert_int_equal(gate_flag_at(&f, 10000), GATE_FLAG_ACTIVE);
 	assert_int_equal(gate_flag_at(&f, INT64_MAX), GATE_FLAG_ACTIVE);
+
+	/* the broker's expiry sweep wrote expired (and cleared active):
+	 * expired, whatever the clock says */
+	f.expires_ms = 10000;
+	f.active = 0;
+	f.expired = 1;
+	assert_int_equal(gate_flag_at(&f, 10000), GATE_FLAG_EXPIRED);
+	assert_int_equal(gate_flag_at(&f, 5000), GATE_FLAG_EXPIRED);
+	f.active = 1;
+	assert_int_equal(gate_flag_at(&f, 5000), GATE_FLAG_EXPIRED);
+	/* proposed again after expiry: pending, not expired, not active */
+	f.active = 0;
+	f.pending = 1;
+	assert_int_equal(gate_flag_at(&f, 11000), GATE_FLAG_PENDING);
+	f.pending = 0;
+	f.expired = 0;
+	f.expires_ms = 0;
 
 	/* lifted */
 	f.active = 0;

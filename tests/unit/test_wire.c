@@ -972,10 +972,7 @@ seal_open(const Art17__Body *body)
 	return rv;
 }
 
-/*
- * Each kind with its payload. MSG_ACK (19) / PAYLOAD_ACK (28) is in the
- * schema but not yet in wire_kind_payload(); it is left out here.
- */
+/* Each kind with its payload. */
 static const struct {
 	Art17__MsgKind kind;
 	int pcase;
@@ -998,6 +995,7 @@ static const struct {
     {ART17__MSG_KIND__MSG_CONSENT, ART17__BODY__PAYLOAD_CONSENT},
     {ART17__MSG_KIND__MSG_READ, ART17__BODY__PAYLOAD_READ},
     {ART17__MSG_KIND__MSG_CONSULT, ART17__BODY__PAYLOAD_CONSULT},
+    {ART17__MSG_KIND__MSG_ACK, ART17__BODY__PAYLOAD_ACK},
 };
 
 static void
