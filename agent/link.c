@@ -547,7 +547,10 @@ setup_socket(link_t *l)
 	/* a held poll must not be resent while it is legitimately held */
 	nng_ctx_set_ms(l->poll_ctx, NNG_OPT_REQ_RESENDTIME,
 	               NNG_DURATION_INFINITE);
-	nng_ctx_set_ms(l->send_ctx, NNG_OPT_REQ_RESENDTIME, 10000);
+	/* our own retries re-sign with a fresh message id; nng's resend
+	 * would repeat the same bytes, which the broker refuses as a replay */
+	nng_ctx_set_ms(l->send_ctx, NNG_OPT_REQ_RESENDTIME,
+	               NNG_DURATION_INFINITE);
 	return 0;
 }
 
@@ -644,8 +647,12 @@ link_run(const agent_cfg *cfg)
 			if (take_deliver(&l, m.body->deliver, &cursor) != 0)
 				usleep(500 * 1000);
 		} else if (m.body->payload_case == ART17__BODY__PAYLOAD_ERROR) {
-			if (reply_error(&m) ==
-			    ART17__ERR_CODE__ERR_NOT_AUTHENTICATED)
+			int code = reply_error(&m);
+
+			/* a poll repeated by nng on a new connection comes
+			 * back as a replay: start that session over */
+			if (code == ART17__ERR_CODE__ERR_NOT_AUTHENTICATED ||
+			    code == ART17__ERR_CODE__ERR_REPLAY)
 				deauth(&l);
 			else
 				usleep(500 * 1000);

@@ -8,7 +8,9 @@
  * marked delivered, receipts) are sent only from the writer's completion,
  * after the commit returned.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +78,18 @@ typedef struct session {
 	int bound;
 } session;
 
+/* Message ids seen per sender within the time window (replay guard). */
+typedef struct seen {
+	uint32_t member_no;
+	uint8_t id[WIRE_MSGID_LEN];
+	int64_t t;
+	struct seen *next; /* FIFO by arrival, for expiry */
+} seen;
+
+static void *seen_tree;
+static seen *seen_head, *seen_tail;
+static size_t n_seen;
+
 static hctx *all_ctx;
 static hctx *idle_ctx;
 static int n_recv;
@@ -103,6 +117,57 @@ session_find(broker *b, uint32_t pipe)
 	q.pipe = pipe;
 	r = tfind(&q, &b->sessions, cmp_session);
 	return r ? *r : NULL;
+}
+
+static int
+cmp_seen(const void *a, const void *b)
+{
+	const seen *x = a, *y = b;
+
+	if (x->member_no != y->member_no)
+		return x->member_no < y->member_no ? -1 : 1;
+	return memcmp(x->id, y->id, WIRE_MSGID_LEN);
+}
+
+/*
+ * Records (member, msg_id). Returns 1 when it was seen already: a replay.
+ * Entries older than twice the time window are dropped; older messages
+ * are refused as stale before they get here. Caller holds b->mtx.
+ */
+static int
+seen_check(uint32_t member_no, const uint8_t *id, int64_t now)
+{
+	seen q, *e;
+
+	while (seen_head != NULL && seen_head->t < now - 2 * TIME_WINDOW_MS) {
+		e = seen_head;
+		seen_head = e->next;
+		if (seen_head == NULL)
+			seen_tail = NULL;
+		tdelete(e, &seen_tree, cmp_seen);
+		free(e);
+		n_seen--;
+	}
+	q.member_no = member_no;
+	memcpy(q.id, id, WIRE_MSGID_LEN);
+	if (tfind(&q, &seen_tree, cmp_seen) != NULL)
+		return 1;
+	if ((e = malloc(sizeof(*e))) == NULL)
+		return 0; /* cannot remember: let it through, still signed */
+	*e = q;
+	e->t = now;
+	e->next = NULL;
+	if (tsearch(e, &seen_tree, cmp_seen) == NULL) {
+		free(e);
+		return 0;
+	}
+	if (seen_tail != NULL)
+		seen_tail->next = e;
+	else
+		seen_head = e;
+	seen_tail = e;
+	n_seen++;
+	return 0;
 }
 
 static void
@@ -811,6 +876,16 @@ handle(hctx *h, nng_msg *msg)
 		           "message time outside the accepted window");
 		goto out;
 	}
+	pthread_mutex_lock(&b->mtx);
+	rv = seen_check(m->no, bd->hdr->msg_id.data, now);
+	pthread_mutex_unlock(&b->mtx);
+	if (rv) {
+		log_reject("A17-W0109", "%s: message id seen before (replay)",
+		           m->id);
+		send_error(h, ART17__ERR_CODE__ERR_REPLAY, "A17-W0109",
+		           "message id seen before");
+		goto out;
+	}
 
 	switch (bd->payload_case) {
 	case ART17__BODY__PAYLOAD_HELLO_REQ:
@@ -1143,6 +1218,37 @@ pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	hctx *held = NULL;
 	session *s;
 
+	if (ev == NNG_PIPE_EV_ADD_PRE) {
+		/* Mutual TLS: the handshake runs in OPTIONAL mode so that a
+		 * certificate that does not verify (another CA, expired,
+		 * revoked) is logged here, with a stable id, and refused. */
+		bool verified = false;
+
+		if (tls_cfg != NULL &&
+		    (nng_pipe_get_bool(p, NNG_OPT_TLS_VERIFIED, &verified) !=
+		         0 ||
+		     !verified)) {
+			char addr[64] = "?";
+			nng_sockaddr sa;
+
+			if (nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) == 0 &&
+			    sa.s_family == NNG_AF_INET) {
+				const uint8_t *ip =
+				    (const uint8_t *)&sa.s_in.sa_addr;
+
+				snprintf(addr, sizeof(addr), "%u.%u.%u.%u:%u",
+				         ip[0], ip[1], ip[2], ip[3],
+				         (unsigned)ntohs(sa.s_in.sa_port));
+			}
+			log_reject("A17-W0120",
+			           "connection from %s: client certificate did "
+			           "not verify (another CA, expired, revoked, "
+			           "or none)",
+			           addr);
+			nng_pipe_close(p);
+		}
+		return;
+	}
 	pthread_mutex_lock(&b->mtx);
 	if (ev == NNG_PIPE_EV_ADD_POST) {
 		b->n_connected++;
@@ -1262,6 +1368,7 @@ net_start(broker *b)
 	/* nng drops frames above twice the cap; between the two, the
 	 * application logs and answers with an error */
 	nng_socket_set_size(b->agent_sock, NNG_OPT_RECVMAXSZ, 2 * WIRE_MAX_MSG);
+	nng_pipe_notify(b->agent_sock, NNG_PIPE_EV_ADD_PRE, pipe_cb, b);
 	nng_pipe_notify(b->agent_sock, NNG_PIPE_EV_ADD_POST, pipe_cb, b);
 	nng_pipe_notify(b->agent_sock, NNG_PIPE_EV_REM_POST, pipe_cb, b);
 
@@ -1286,7 +1393,7 @@ net_start(broker *b)
 		if ((rv = nng_tls_config_alloc(&tls_cfg,
 		                               NNG_TLS_MODE_SERVER)) != 0 ||
 		    (rv = nng_tls_config_auth_mode(
-		         tls_cfg, NNG_TLS_AUTH_MODE_REQUIRED)) != 0 ||
+		         tls_cfg, NNG_TLS_AUTH_MODE_OPTIONAL)) != 0 ||
 		    (rv = nng_tls_config_ca_chain(tls_cfg, ca, crl)) != 0) {
 			log_warnx("TLS CA/CRL setup: %s", nng_strerror(rv));
 			free(ca);
@@ -1367,4 +1474,13 @@ net_stop(broker *b)
 	}
 	if (tls_cfg != NULL)
 		nng_tls_config_free(tls_cfg);
+	while (seen_head != NULL) {
+		seen *e = seen_head;
+
+		seen_head = e->next;
+		tdelete(e, &seen_tree, cmp_seen);
+		free(e);
+	}
+	seen_tail = NULL;
+	n_seen = 0;
 }
