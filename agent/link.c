@@ -208,6 +208,19 @@ take_deliver(link_t *l, Art17__Deliver *d, uint64_t *cursor)
 	size_t n_new = 0;
 	int rv;
 
+	for (size_t i = 0; i < d->n_reminders; i++) {
+		char t[32];
+		time_t s = (time_t)(d->reminders[i]->deadline_ms / 1000);
+		struct tm tm;
+
+		gmtime_r(&s, &tm);
+		strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		log_warnx("REMINDER: request %s (seq %llu) is overdue: its "
+		          "deadline was %s; %s",
+		          d->reminders[i]->request_id,
+		          (unsigned long long)d->reminders[i]->seq, t,
+		          d->reminders[i]->text);
+	}
 	if (d->n_copies == 0 && d->n_withdrawn == 0)
 		return 0;
 	/* copies withdrawn before delivery: never coming, move past them */

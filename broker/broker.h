@@ -41,12 +41,20 @@ typedef struct member {
 	uint32_t no;
 	a17_key *key;
 	uint8_t key_id[A17_KEYID_LEN];
-	uint64_t next_seq; /* next per-member delivery sequence */
-	uint64_t last_seq; /* highest sequence stored (derived) */
-	struct hctx *held; /* poll held for this member, if any */
-	uint32_t pipe;     /* bound pipe id, 0 when none */
+	uint64_t next_seq;    /* next per-member delivery sequence */
+	uint64_t last_seq;    /* highest sequence stored (derived) */
+	struct hctx *held;    /* poll held for this member, if any */
+	struct reminder *rem; /* overdue reminders for its next Deliver */
+	size_t n_rem;
+	uint32_t pipe; /* bound pipe id, 0 when none */
 	int connected;
 } member;
+
+typedef struct reminder {
+	char request_id[64];
+	uint64_t seq;
+	int64_t deadline_ms;
+} reminder;
 
 typedef struct coordinator {
 	char *name;

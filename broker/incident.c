@@ -680,6 +680,208 @@ inc_admin(broker *b, const char *coord, Art17__AdminRequest *a,
 	}
 }
 
+/* ---------------------------------------------------------- deadlines */
+
+typedef struct overdue_op {
+	int64_t now;
+	uint32_t *nos; /* members to remind, with what */
+	reminder *rems;
+	size_t n, cap;
+} overdue_op;
+
+static int
+remind_add(overdue_op *op, uint32_t no, const char *rid, uint64_t seq,
+           int64_t deadline)
+{
+	if (op->n == op->cap) {
+		size_t nc = op->cap ? op->cap * 2 : 64;
+		uint32_t *nn = realloc(op->nos, nc * sizeof(*nn));
+		reminder *nr;
+
+		if (nn == NULL)
+			return A17_ENOMEM;
+		op->nos = nn;
+		if ((nr = realloc(op->rems, nc * sizeof(*nr))) == NULL)
+			return A17_ENOMEM;
+		op->rems = nr;
+		op->cap = nc;
+	}
+	op->nos[op->n] = no;
+	snprintf(op->rems[op->n].request_id, sizeof(op->rems[op->n].request_id),
+	         "%s", rid);
+	op->rems[op->n].seq = seq;
+	op->rems[op->n].deadline_ms = deadline;
+	op->n++;
+	return 0;
+}
+
+static const char *
+member_poc(store_txn *t, uint32_t no, char *buf, size_t len)
+{
+	Art17__MemberRecord *m;
+	store_key k;
+	MDB_val v;
+
+	snprintf(buf, len, "(no POC registered)");
+	store_key_init(&k);
+	store_key_u32(&k, no);
+	if (store_get(t, DB_MEMBERS, &k, &v) == 0 &&
+	    (m = art17__member_record__unpack(NULL, v.mv_size, v.mv_data)) !=
+	        NULL) {
+		if (m->poc && m->poc[0])
+			snprintf(buf, len, "%s", m->poc);
+		art17__member_record__free_unpacked(m, NULL);
+	}
+	return buf;
+}
+
+/* Rewrites a request record with overdue_swept set. */
+static void
+mark_swept(store_txn *t, Art17__RequestRecord *rq)
+{
+	size_t len;
+	uint8_t *buf;
+	store_key rk;
+
+	rq->overdue_swept = 1;
+	len = art17__request_record__get_packed_size(rq);
+	if ((buf = malloc(len)) == NULL) {
+		t->rv = A17_ENOMEM;
+		return;
+	}
+	art17__request_record__pack(rq, buf);
+	store_key_init(&rk);
+	store_key_u64(&rk, rq->request_no);
+	store_put(t, DB_REQUESTS, &rk, buf, len);
+	free(buf);
+}
+
+/* One request past its deadline: its unacknowledged copies go overdue. */
+static int
+overdue_request(store_txn *t, overdue_op *op, const Art17__RequestRecord *rq)
+{
+	store_iter ci;
+	store_key p;
+	MDB_val ck, cv;
+	int rv;
+
+	store_key_init(&p);
+	store_key_u64(&p, rq->request_no);
+	if ((rv = store_iter_begin(t, DB_BYCOPY, p.buf, p.len, &ci)) != 0)
+		return rv;
+	while ((rv = store_iter_next(&ci, &ck, &cv)) == 1) {
+		uint32_t mno = store_get_u32((const uint8_t *)ck.mv_data + 8);
+		uint64_t seq = store_get_u64(cv.mv_data);
+		Art17__DeliveryRecord *d;
+		store_key dk;
+		MDB_val dv;
+		char poc[256];
+
+		db_delivery_key(&dk, mno, seq);
+		if (store_get(t, DB_DELIVERIES, &dk, &dv) != 0)
+			continue;
+		d = art17__delivery_record__unpack(NULL, dv.mv_size,
+		                                   dv.mv_data);
+		if (d == NULL)
+			continue;
+		if (d->state == ART17__DELIVERY_STATE__DS_QUEUED ||
+		    d->state == ART17__DELIVERY_STATE__DS_DELIVERED) {
+			d->state = ART17__DELIVERY_STATE__DS_OVERDUE;
+			reg_put_delivery(t, mno, seq, d);
+			audit_append(t, "broker", "copy.overdue", d->member_id,
+			             rq->exercise,
+			             "request %s seq %llu past its deadline "
+			             "without a receipt",
+			             rq->request_id, (unsigned long long)seq);
+			audit_append(
+			    t, "broker", "copy.escalate", d->member_id,
+			    rq->exercise,
+			    "request %s overdue at member %s: escalated "
+			    "to its POC %s",
+			    rq->request_id, d->member_id,
+			    member_poc(t, mno, poc, sizeof(poc)));
+			if (d->delivered_ms != 0)
+				remind_add(op, mno, rq->request_id, seq,
+				           rq->deadline_ms);
+		}
+		art17__delivery_record__free_unpacked(d, NULL);
+	}
+	store_iter_end(&ci);
+	return rv < 0 ? rv : 0;
+}
+
+/*
+ * Cooperation requests past their response deadline: every copy not yet
+ * acknowledged becomes overdue, with an escalation entry naming the
+ * member's POC; members that hold the copy get a reminder.
+ */
+static int
+apply_overdue(store_txn *t, void *arg)
+{
+	overdue_op *op = arg;
+	store_iter it;
+	MDB_val k, v;
+	int rv;
+
+	op->n = 0;
+	if ((rv = store_iter_begin(t, DB_REQUESTS, NULL, 0, &it)) != 0)
+		return rv;
+	while ((rv = store_iter_next(&it, &k, &v)) == 1) {
+		Art17__RequestRecord *rq;
+
+		rq = art17__request_record__unpack(NULL, v.mv_size, v.mv_data);
+		if (rq == NULL) {
+			rv = A17_ECORRUPT;
+			break;
+		}
+		if (rq->kind == ART17__ITEM_KIND__KIND_COOPERATION_REQUEST &&
+		    rq->deadline_ms != 0 && rq->deadline_ms <= op->now &&
+		    !rq->overdue_swept) {
+			rv = overdue_request(t, op, rq);
+			if (rv == 0)
+				mark_swept(t, rq);
+		}
+		art17__request_record__free_unpacked(rq, NULL);
+		if (rv < 0)
+			break;
+	}
+	store_iter_end(&it);
+	if (rv < 0)
+		return rv;
+	return t->rv;
+}
+
+static void
+overdue_sweep(broker *b)
+{
+	overdue_op op;
+
+	memset(&op, 0, sizeof(op));
+	op.now = wire_now_ms();
+	if (store_writer_run(b->wr, apply_overdue, &op) == 0 && op.n > 0) {
+		pthread_mutex_lock(&b->mtx);
+		for (size_t i = 0; i < op.n; i++) {
+			member *m = op.nos[i] < b->n_members
+			                ? b->members[op.nos[i]]
+			                : NULL;
+			reminder *nr;
+
+			if (m == NULL)
+				continue;
+			nr = realloc(m->rem, (m->n_rem + 1) * sizeof(*nr));
+			if (nr == NULL)
+				continue;
+			m->rem = nr;
+			m->rem[m->n_rem++] = op.rems[i];
+		}
+		pthread_mutex_unlock(&b->mtx);
+		net_kick_members(b, op.nos, op.n);
+		log_info("%zu overdue copies: reminders queued", op.n);
+	}
+	free(op.nos);
+	free(op.rems);
+}
+
 void
 inc_sweep(broker *b)
 {
@@ -707,4 +909,5 @@ out:
 	for (size_t i = 0; i < r.n_incidents; i++)
 		art17__incident_record__free_unpacked(r.incidents[i], NULL);
 	free(r.incidents);
+	overdue_sweep(b);
 }

@@ -260,6 +260,9 @@ send_deliver(hctx *h)
 	Art17__CopyInfo ci[DELIVER_MAX];
 	uint8_t id[WIRE_MSGID_LEN];
 	uint64_t last;
+	reminder *rem;
+	size_t n_rem;
+	Art17__Reminder **rp = NULL, *rs = NULL;
 
 	wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_DELIVER, "broker", 0);
 	for (size_t i = 0; i < h->n_copies; i++) {
@@ -275,7 +278,26 @@ send_deliver(hctx *h)
 	}
 	pthread_mutex_lock(&a17b.mtx);
 	last = h->m->last_seq;
+	/* reminders ride on the next reply to this member */
+	rem = h->m->rem;
+	n_rem = h->m->n_rem;
+	h->m->rem = NULL;
+	h->m->n_rem = 0;
 	pthread_mutex_unlock(&a17b.mtx);
+	if (n_rem > 0 && (rp = calloc(n_rem, sizeof(*rp))) != NULL &&
+	    (rs = calloc(n_rem, sizeof(*rs))) != NULL) {
+		for (size_t i = 0; i < n_rem; i++) {
+			art17__reminder__init(&rs[i]);
+			rs[i].request_id = rem[i].request_id;
+			rs[i].seq = rem[i].seq;
+			rs[i].deadline_ms = rem[i].deadline_ms;
+			rs[i].text = "the response deadline has passed; please "
+			             "acknowledge and answer";
+			rp[i] = &rs[i];
+		}
+		dl.n_reminders = n_rem;
+		dl.reminders = rp;
+	}
 	dl.n_copies = h->n_copies;
 	dl.copies = cpp;
 	dl.cursor = last;
@@ -288,6 +310,9 @@ send_deliver(hctx *h)
 	 * signature; see docs/protocol.md. */
 	send_body(h, &body, 0);
 	copies_clear(h);
+	free(rp);
+	free(rs);
+	free(rem);
 }
 
 /* ------------------------------------------------------------ deliver */
@@ -496,7 +521,7 @@ net_kick_members(broker *b, const uint32_t *nos, size_t n)
 
 		if (m == NULL || (h = m->held) == NULL)
 			continue;
-		if (m->last_seq <= h->cursor)
+		if (m->last_seq <= h->cursor && m->n_rem == 0)
 			continue;
 		m->held = NULL;
 		h->state = HC_BUSY;

@@ -34,7 +34,7 @@ audit_has() { # text: some entry's detail or action contains it
 
 pki_init $M
 start_broker --keepalive 2000
-for m in $M; do add_member "$m"; done
+for m in $M; do add_member "$m" --poc "Tanaka ($m CSIRT)"; done
 for m in $M; do start_agent "$m"; done
 for m in $M; do
 	wait_for 30 agent_connected "$m" || fail "agent $m did not connect"
@@ -134,10 +134,30 @@ for m in $M; do wait_for 20 acked_by "$R7" "$m" || fail "7: $m"; done
 	grep -q "Feedback:  voluntary" || fail "7: not marked voluntary"
 echo "7 ok: share to all, voluntary"
 
+# a member grants its own consent from its agent, signed with its key
+"$BIN/agent/art17-agent" -d "$A17_TMP/agent-m3" consent grant -m m3 \
+	--ref "M3-SELF-01 2026-11-26" >/dev/null || fail "agent consent"
+wait_for 20 audit_has 'reference "M3-SELF-01 2026-11-26", entered by m3 via the member' ||
+	fail "agent consent not recorded with who and how"
+ctl consent show m3 | grep -q "in force.*M3-SELF-01" || fail "consent show m3"
+echo "agent consent ok: recorded as entered by m3 via its agent"
+
 # accept: m2's staff read R2; the broker records it
 "$BIN/agent/art17-agent" -d "$A17_TMP/agent-m2" accept "$R2" --person "Sato" >/dev/null ||
 	fail "accept"
 wait_for 20 state_is "$R2" m2 accepted || fail "accept not recorded"
+
+# deadlines: m4 offline; a cooperation request with a 2 s deadline goes
+# overdue, with an escalation entry naming m4's POC
+ctl incident flag "$INC" --reason "third wave" --expires 1h >/dev/null || fail "od: flag"
+kill -TERM "${AGENT_PID[m4]}"; wait "${AGENT_PID[m4]}" 2>/dev/null
+issue cooperation "overdue" --deadline 2s --to m4 || fail "od: issue"
+ROD=$(rid_of_issue)
+wait_for 15 state_is "$ROD" m4 overdue || fail "od: m4 copy is $(state_of "$ROD" m4)"
+audit_has "escalated to its POC Tanaka (m4 CSIRT)" || fail "od: no escalation naming the POC"
+start_agent m4
+wait_for 20 acked_by "$ROD" m4 || fail "od: m4 did not ack its overdue copy"
+echo "overdue ok: escalated to the POC, delivered and acked when m4 came back"
 
 # 8: one byte of one audit entry changed in the LMDB file
 ctl audit verify >/dev/null || fail "8: audit not intact before tampering"
