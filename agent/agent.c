@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "agent.h"
+#include "seal.h"
 #include "err.h"
 #include "log.h"
 #include "wire.h"
@@ -33,6 +34,11 @@ usage(FILE *f)
 	    "first\n"
 	    "  show ID [--json]   one request in full, with its Article "
 	    "17(3) statement\n"
+	    "  read ID --staff STAFF --key SEALKEY\n"
+	    "                     open secret content with your own key "
+	    "(from art17-pki\n"
+	    "                     staff); the opening is recorded and "
+	    "reported\n"
 	    "  accept ID --person NAME\n"
 	    "                     record that NAME at the member has read "
 	    "it; the broker\n"
@@ -372,8 +378,19 @@ cmd_show(store *s, const char *id, int as_json)
 		       fmt_time(q->deadline_ms, t2, sizeof(t2)));
 		printf("Feedback:  %s\n",
 		       q->feedback_voluntary ? "voluntary" : "requested");
-		printf("\n%.*s\n", (int)q->content.len,
-		       (const char *)q->content.data);
+		if (r->sealed != NULL)
+			printf(
+			    "\nSECRET: the content is sealed to %zu registered "
+			    "staff member%s;\nopen it with: art17-agent read "
+			    "%s --staff STAFF --key SEALKEY\n",
+			    r->sealed->n_keys,
+			    r->sealed->n_keys == 1 ? "" : "s", q->request_id);
+		else
+			printf("\n%.*s\n", (int)q->content.len,
+			       (const char *)q->content.data);
+		for (size_t i = 0; i < r->n_reads; i++)
+			printf("Opened by: %s at %s\n", r->reads[i]->staff_id,
+			       fmt_time(r->reads[i]->read_ms, t1, sizeof(t1)));
 		if (q->exercise)
 			printf("*** EXERCISE *** EXERCISE *** EXERCISE ***\n");
 	}
@@ -401,13 +418,16 @@ main(int argc, char **argv)
 	    {"nosync", no_argument, NULL, 'N'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"person", required_argument, NULL, 'P'},
+	    {"staff", required_argument, NULL, 'T'},
+	    {"key", required_argument, NULL, 'K'},
 	    {"ref", required_argument, NULL, 'R'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	agent_cfg cfg;
-	const char *cmd, *person = NULL, *ref = NULL;
+	const char *cmd, *person = NULL, *ref = NULL, *staff = NULL,
+	                 *sealkey = NULL;
 	store *st = NULL;
 	int c, verbose = LOG_LVL_INFO, as_json = 0, rv;
 
@@ -465,6 +485,12 @@ main(int argc, char **argv)
 			break;
 		case 'P':
 			person = optarg;
+			break;
+		case 'T':
+			staff = optarg;
+			break;
+		case 'K':
+			sealkey = optarg;
 			break;
 		case 'R':
 			ref = optarg;
@@ -541,6 +567,50 @@ main(int argc, char **argv)
 			return 1;
 		}
 		return 0;
+	}
+	if (strcmp(cmd, "read") == 0) {
+		uint8_t *pt;
+		size_t len;
+
+		if (optind + 1 != argc || staff == NULL || sealkey == NULL) {
+			fprintf(stderr, "art17-agent: read needs a request id, "
+			                "--staff STAFF and --key SEALKEY\n");
+			return 2;
+		}
+		if ((rv = inbox_open(cfg.datadir, 0, &st)) != 0) {
+			fprintf(stderr, "art17-agent: inbox in %s: %s\n",
+			        cfg.datadir, a17_strerror(rv));
+			return 1;
+		}
+		rv = inbox_read_sealed(st, argv[optind], staff, sealkey, &pt,
+		                       &len);
+		store_close(st);
+		switch (rv) {
+		case 0:
+			fwrite(pt, 1, len, stdout);
+			if (len > 0 && pt[len - 1] != '\n')
+				fputc('\n', stdout);
+			seal_plaintext_free(pt, len);
+			return 0;
+		case A17_ENOTFOUND:
+			fprintf(stderr,
+			        "art17-agent: %s: no such request here, or its "
+			        "content was not sealed to staff %s\n",
+			        argv[optind], staff);
+			return 4;
+		case A17_EINVAL:
+			fprintf(stderr,
+			        "art17-agent: %s is not secret: use "
+			        "show\n",
+			        argv[optind]);
+			return 1;
+		default:
+			fprintf(stderr,
+			        "art17-agent: cannot open %s as %s: %s (is "
+			        "this your own key?)\n",
+			        argv[optind], staff, a17_strerror(rv));
+			return 1;
+		}
 	}
 	if (strcmp(cmd, "accept") == 0) {
 		const char *prev;

@@ -21,7 +21,7 @@ enum {
 	ADB_COUNT
 };
 
-enum { OUT_RECEIPT = 1, OUT_ACCEPT = 2, OUT_CONSENT = 3 };
+enum { OUT_RECEIPT = 1, OUT_ACCEPT = 2, OUT_CONSENT = 3, OUT_READ = 4 };
 
 typedef struct agent_cfg {
 	const char *datadir;
@@ -61,6 +61,14 @@ void outbox_items_free(Art17__ReceiptItem **items, size_t n);
  */
 int inbox_accept(store *s, const char *id, const char *person,
                  const char **prev);
+/*
+ * Opens request id's sealed content as staff member staff_id with the
+ * private key at keypath; on success records the opening in the inbox
+ * and queues a read receipt for the broker, in one commit. The plaintext
+ * is returned (caller frees with seal_plaintext_free) and never stored.
+ */
+int inbox_read_sealed(store *s, const char *id, const char *staff_id,
+                      const char *keypath, uint8_t **pt, size_t *len);
 /* Queues a consent grant/revoke for the broker. */
 int outbox_consent(store *s, const char *member, int grant, const char *ref);
 /*

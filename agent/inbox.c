@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "agent.h"
+#include "seal.h"
 #include "err.h"
 #include "log.h"
 #include "wire.h"
@@ -108,6 +109,7 @@ inbox_store(store *s, Art17__Copy **copies, Art17__Request **reqs,
 			if (c->info != NULL) {
 				r.ground = c->info->ground;
 				r.member_id = c->info->member_id;
+				r.sealed = c->info->sealed; /* sealed only */
 			}
 			len = art17__inbox_record__get_packed_size(&r);
 			if ((buf = malloc(len)) == NULL) {
@@ -289,6 +291,89 @@ inbox_accept(store *s, const char *id, const char *person, const char **prev)
 	}
 	art17__inbox_record__free_unpacked(r, NULL);
 	return store_txn_commit(&t);
+}
+
+int
+inbox_read_sealed(store *s, const char *id, const char *staff_id,
+                  const char *keypath, uint8_t **pt, size_t *len)
+{
+	Art17__InboxRecord *r;
+	Art17__ReadReceipt rr = ART17__READ_RECEIPT__INIT;
+	Art17__ReadReceipt **reads, **old;
+	seal_key *key = NULL;
+	store_txn t;
+	store_key k;
+	MDB_val v;
+	uint8_t *buf;
+	size_t blen, oldn;
+	int rv;
+
+	*pt = NULL;
+	*len = 0;
+	if ((rv = seal_key_load(keypath, &key)) != 0)
+		return rv;
+	if ((rv = store_txn_begin(s, &t, 0)) != 0) {
+		seal_key_free(key);
+		return rv;
+	}
+	store_key_init(&k);
+	store_key_str(&k, id);
+	if ((rv = store_get(&t, ADB_INBOX, &k, &v)) != 0) {
+		store_txn_abort(&t);
+		seal_key_free(key);
+		return rv;
+	}
+	r = art17__inbox_record__unpack(NULL, v.mv_size, v.mv_data);
+	if (r == NULL || r->sealed == NULL) {
+		if (r)
+			art17__inbox_record__free_unpacked(r, NULL);
+		store_txn_abort(&t);
+		seal_key_free(key);
+		return r ? A17_EINVAL : A17_ECORRUPT;
+	}
+	rv = seal_open(r->sealed, staff_id, key, (const uint8_t *)id,
+	               strlen(id), pt, len);
+	seal_key_free(key);
+	if (rv != 0) {
+		art17__inbox_record__free_unpacked(r, NULL);
+		store_txn_abort(&t);
+		return rv;
+	}
+	/* each opening, per person, is kept and reported */
+	rr.request_id = (char *)id;
+	rr.staff_id = (char *)staff_id;
+	rr.read_ms = wire_now_ms();
+	reads = malloc((r->n_reads + 1) * sizeof(*reads));
+	if (reads != NULL) {
+		memcpy(reads, r->reads, r->n_reads * sizeof(*reads));
+		reads[r->n_reads] = &rr;
+		old = r->reads;
+		oldn = r->n_reads;
+		r->reads = reads;
+		r->n_reads = oldn + 1;
+		blen = art17__inbox_record__get_packed_size(r);
+		if ((buf = malloc(blen)) != NULL) {
+			art17__inbox_record__pack(r, buf);
+			store_put(&t, ADB_INBOX, &k, buf, blen);
+			free(buf);
+		}
+		r->reads = old;
+		r->n_reads = oldn;
+		free(reads);
+	}
+	blen = art17__read_receipt__get_packed_size(&rr);
+	if ((buf = malloc(blen)) != NULL) {
+		art17__read_receipt__pack(&rr, buf);
+		outbox_put(&t, OUT_READ, (uint64_t)rr.read_ms, buf, blen);
+		free(buf);
+	}
+	art17__inbox_record__free_unpacked(r, NULL);
+	if ((rv = store_txn_commit(&t)) != 0) {
+		seal_plaintext_free(*pt, *len);
+		*pt = NULL;
+		*len = 0;
+	}
+	return rv;
 }
 
 int

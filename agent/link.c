@@ -314,6 +314,7 @@ send_other(link_t *l)
 	Art17__Header hdr;
 	Art17__Accept *ac = NULL;
 	Art17__ConsentChange *cc = NULL;
+	Art17__ReadReceipt *rr = NULL;
 	uint8_t id[WIRE_MSGID_LEN], kind, *pb, *buf;
 	uint64_t key;
 	size_t plen, len;
@@ -328,6 +329,12 @@ send_other(link_t *l)
 		                 l->cfg->member, 0);
 		body.payload_case = ART17__BODY__PAYLOAD_ACCEPT;
 		body.accept = ac;
+	} else if (kind == OUT_READ) {
+		rr = art17__read_receipt__unpack(NULL, plen, pb);
+		wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_READ,
+		                 l->cfg->member, 0);
+		body.payload_case = ART17__BODY__PAYLOAD_READ;
+		body.read = rr;
 	} else {
 		cc = art17__consent_change__unpack(NULL, plen, pb);
 		wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_CONSENT,
@@ -336,7 +343,7 @@ send_other(link_t *l)
 		body.consent = cc;
 	}
 	free(pb);
-	if (ac == NULL && cc == NULL) {
+	if (ac == NULL && cc == NULL && rr == NULL) {
 		outbox_remove(l->st, kind, key); /* undecodable: drop */
 		return;
 	}
@@ -346,6 +353,8 @@ send_other(link_t *l)
 		art17__accept__free_unpacked(ac, NULL);
 	if (cc)
 		art17__consent_change__free_unpacked(cc, NULL);
+	if (rr)
+		art17__read_receipt__free_unpacked(rr, NULL);
 	if (rv != 0 ||
 	    call(l, l->send_ctx, l->send_aio, buf, len, 15000, &m) != 0)
 		return; /* stays queued; tried again */

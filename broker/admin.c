@@ -18,6 +18,7 @@
 
 #include "broker.h"
 #include "gate.h"
+#include "seal.h"
 #include "err.h"
 #include "log.h"
 #include "wire.h"
@@ -176,6 +177,7 @@ typedef struct issue_op {
 	const char **ids;
 	/* filled by apply: the gate's verdict per candidate */
 	reg_verdict *verdicts;
+	Art17__Sealed **sealed; /* secret items: one per candidate */
 	size_t n_included;
 } issue_op;
 
@@ -264,6 +266,7 @@ apply_issue(store_txn *t, void *arg)
 		g.declared_ms = v->declared_ms;
 		g.consent_ref = v->consent_ref;
 		d.ground = &g;
+		d.sealed = op->sealed ? op->sealed[i] : NULL;
 		reg_put_delivery(t, op->nos[i], op->seqs[i], &d);
 		store_key_init(&k);
 		store_key_u64(&k, op->rec.request_no);
@@ -289,6 +292,65 @@ copy_status_new(const char *mid, uint64_t seq, Art17__DeliveryState st,
 	c->queued_ms = queued;
 	c->reason = strdup(reason ? reason : "");
 	return c;
+}
+
+/*
+ * Seals the content of a secret item once per candidate member, to that
+ * member's staff who have a system account and are in force now. A
+ * member with nobody to seal to makes the whole issue fail, named.
+ */
+static int
+seal_for_members(broker *b, issue_op *op, const char *reqid,
+                 const Art17__IssueRequest *in, char *err, size_t errlen)
+{
+	store_txn t;
+	int64_t now = wire_now_ms();
+	int rv;
+
+	if ((op->sealed = calloc(op->n, sizeof(*op->sealed))) == NULL)
+		return A17_ENOMEM;
+	if ((rv = store_txn_begin(b->st, &t, 1)) != 0)
+		return rv;
+	for (size_t i = 0; i < op->n; i++) {
+		staff_key *sk = NULL;
+		seal_recipient *rc;
+		size_t n = 0;
+
+		if ((rv = staff_eligible(&t, op->nos[i], now, &sk, &n)) != 0)
+			break;
+		if (n == 0) {
+			snprintf(
+			    err, errlen,
+			    "member %s has no registered staff with a system "
+			    "account to seal secret content to; nothing was "
+			    "sent",
+			    op->ids[i]);
+			free(sk);
+			rv = A17_EDENIED;
+			break;
+		}
+		if ((rc = calloc(n, sizeof(*rc))) == NULL) {
+			free(sk);
+			rv = A17_ENOMEM;
+			break;
+		}
+		for (size_t j = 0; j < n; j++) {
+			rc[j].staff_id = sk[j].staff_id;
+			rc[j].x25519_pub = sk[j].pub;
+		}
+		rv = seal_content(in->content.data, in->content.len,
+		                  (const uint8_t *)reqid, strlen(reqid), rc, n,
+		                  &op->sealed[i]);
+		free(rc);
+		free(sk);
+		if (rv != 0) {
+			snprintf(err, errlen, "sealing for %s: %s", op->ids[i],
+			         a17_strerror(rv));
+			break;
+		}
+	}
+	store_txn_abort(&t);
+	return rv;
 }
 
 static int
@@ -320,13 +382,6 @@ issue(broker *b, const char *coord, Art17__IssueRequest *in,
 		    err, errlen,
 		    "the secret flag must be stated explicitly (yes or no)");
 		return A17_EINVAL;
-	}
-	if (in->marking->secret == ART17__SECRET__SECRET_YES) {
-		snprintf(
-		    err, errlen,
-		    "secret content must be sealed to "
-		    "registered staff; this broker has no staff registry yet");
-		return A17_EDENIED;
 	}
 	if (in->marking->tlp == ART17__TLP__TLP_UNSPECIFIED ||
 	    in->marking->scope == ART17__SCOPE__SCOPE_UNSPECIFIED) {
@@ -391,6 +446,9 @@ issue(broker *b, const char *coord, Art17__IssueRequest *in,
 	snprintf(reqid, sizeof(reqid), "R%06llu-%s",
 	         (unsigned long long)op.rec.request_no,
 	         crypto_hex(rnd, sizeof(rnd), hex));
+	if (in->marking->secret == ART17__SECRET__SECRET_YES &&
+	    (rv = seal_for_members(b, &op, reqid, in, err, errlen)) != 0)
+		goto out;
 
 	wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_REQUEST, "broker",
 	                 in->exercise);
@@ -404,7 +462,10 @@ issue(broker *b, const char *coord, Art17__IssueRequest *in,
 	req.exercise = in->exercise;
 	req.marking = &mk;
 	req.title = in->title;
-	req.content = in->content;
+	/* secret content never travels or rests in the clear: it is in the
+	 * per-member sealed blobs only */
+	if (in->marking->secret != ART17__SECRET__SECRET_YES)
+		req.content = in->content;
 	req.issued_ms = hdr.time_ms;
 	req.deadline_ms = in->deadline_ms;
 	req.issued_by = (char *)coord;
@@ -523,6 +584,9 @@ issue(broker *b, const char *coord, Art17__IssueRequest *in,
 	net_kick_members(b, op.nos, op.n);
 out:
 	free(op.verdicts);
+	for (size_t i = 0; op.sealed && i < op.n; i++)
+		seal_free(op.sealed[i]);
+	free(op.sealed);
 	free(bbuf);
 	free(env);
 	free(op.nos);
@@ -695,6 +759,9 @@ reply_fini(Art17__AdminReply *r)
 	for (size_t i = 0; i < r->n_audit; i++)
 		art17__audit_record__free_unpacked(r->audit[i], NULL);
 	free(r->audit);
+	for (size_t i = 0; i < r->n_staff; i++)
+		art17__staff_record__free_unpacked(r->staff[i], NULL);
+	free(r->staff);
 	if (r->info != protobuf_c_empty_string)
 		free(r->info);
 	for (size_t i = 0; i < r->n_requests; i++)
@@ -810,6 +877,19 @@ serve_one(broker *b, nng_msg *msg)
 	case ART17__ADMIN_REQUEST__OP_AUDIT_VERIFY:
 	case ART17__ADMIN_REQUEST__OP_AUDIT_SHOW:
 		rv = inc_admin(b, coord, a, &r, err, sizeof(err));
+		if (rv != 0)
+			reply_error(&r, rv, "A17-E0330", err);
+		break;
+	case ART17__ADMIN_REQUEST__OP_STAFF_CHANGE:
+		rv = staff_apply(b, coord, a->staff_change, err, sizeof(err));
+		if (rv != 0)
+			reply_error(&r, rv, "A17-E0340", err);
+		else
+			r.info = strdup(err);
+		break;
+	case ART17__ADMIN_REQUEST__OP_STAFF_LIST:
+		rv = staff_list(b, a->staff_list->member_id, &r, err,
+		                sizeof(err));
 		if (rv != 0)
 			reply_error(&r, rv, "A17-E0330", err);
 		break;

@@ -3,6 +3,8 @@
  * shares to member agents, and stores their receipts, durably.
  */
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,6 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "broker.h"
 #include "err.h"
@@ -46,6 +50,10 @@ usage(FILE *f)
 	       "confirms it\n"
 	       "      --confirm-window S  seconds a proposed flag waits for "
 	       "confirmation (900)\n"
+	       "      --staff-delay N  business days until a staff change "
+	       "takes effect (5)\n"
+	       "      --user NAME    when started as root, drop to this user "
+	       "after binding\n"
 	       "      --syslog       log to syslog instead of stderr\n"
 	       "  -v, --verbose      more logging (repeat for debug)\n"
 	       "  -h, --help         this help\n"
@@ -55,6 +63,44 @@ usage(FILE *f)
 	       "art17ctl).\n"
 	       "Exit status: 0 after a clean stop (SIGINT/SIGTERM), 1 on a "
 	       "start-up error, 2 on a usage error.\n");
+}
+
+/*
+ * After the sockets are bound and the store and keys are open, a broker
+ * started as root becomes run_as. Running on as root is refused unless
+ * no --user was given, which is only warned about.
+ */
+static int
+drop_privileges(const char *run_as)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0) {
+		if (run_as != NULL)
+			log_warnx("--user %s ignored: not started as root",
+			          run_as);
+		return 0;
+	}
+	if (run_as == NULL) {
+		log_warnx("running as root: give --user NAME to drop "
+		          "privileges after start-up");
+		return 0;
+	}
+	if ((pw = getpwnam(run_as)) == NULL) {
+		log_warnx("--user %s: no such user", run_as);
+		return -1;
+	}
+	if (setgroups(1, &pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0) {
+		log_warn("dropping privileges to %s", run_as);
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		log_warnx("could regain root after dropping privileges");
+		return -1;
+	}
+	log_info("running as %s (uid %u)", run_as, (unsigned)pw->pw_uid);
+	return 0;
 }
 
 int
@@ -70,6 +116,8 @@ main(int argc, char **argv)
 	    {"nosync", no_argument, NULL, 'N'},
 	    {"syslog", no_argument, NULL, 'S'},
 	    {"flag-quorum", required_argument, NULL, 'Q'},
+	    {"staff-delay", required_argument, NULL, 'D'},
+	    {"user", required_argument, NULL, 'U'},
 	    {"confirm-window", required_argument, NULL, 'W'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
@@ -80,6 +128,7 @@ main(int argc, char **argv)
 	char path[4096];
 	sigset_t set;
 	int c, sig, verbose = LOG_LVL_INFO, use_syslog = 0, rv;
+	const char *run_as = NULL;
 
 	b->cfg.datadir =
 	    getenv("ART17_DATA") ? getenv("ART17_DATA") : "/var/lib/art17";
@@ -89,6 +138,7 @@ main(int argc, char **argv)
 	b->cfg.batch_max = 4096;
 	b->cfg.batch_wait_us = 1000;
 	b->cfg.flag_quorum = 1;
+	b->cfg.staff_delay_days = 5;
 	b->cfg.confirm_window_ms = 15 * 60 * 1000;
 
 	while ((c = getopt_long(argc, argv, "d:p:l:vhV", opts, NULL)) != -1) {
@@ -116,6 +166,19 @@ main(int argc, char **argv)
 			break;
 		case 'C':
 			b->cfg.crlfile = optarg;
+			break;
+		case 'U':
+			run_as = optarg;
+			break;
+		case 'D':
+			b->cfg.staff_delay_days = atoi(optarg);
+			if (b->cfg.staff_delay_days < 0 ||
+			    b->cfg.staff_delay_days > 60) {
+				fprintf(stderr,
+				        "art17-broker: --staff-delay must "
+				        "be 0..60 business days\n");
+				return 2;
+			}
 			break;
 		case 'Q':
 			b->cfg.flag_quorum = atoi(optarg);
@@ -170,6 +233,11 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	pthread_mutex_init(&b->mtx, NULL);
+	/* private keys live in OpenSSL's secure heap: locked in memory,
+	 * wiped when freed (keys stay apart from the network buffers) */
+	if (CRYPTO_secure_malloc_init(64 * 1024, 64) != 1)
+		log_warnx("no secure heap for private keys: key memory is not "
+		          "locked");
 	if (mkdir(b->cfg.datadir, 0700) != 0 && errno != EEXIST) {
 		log_warn("data directory %s", b->cfg.datadir);
 		return 1;
@@ -197,6 +265,8 @@ main(int argc, char **argv)
 		log_warnx("start-up failed: %s", a17_strerror(rv));
 		return 1;
 	}
+	if (drop_privileges(run_as) != 0)
+		return 1;
 	log_info("ready: %u members, data %s", b->n_members, b->cfg.datadir);
 
 	for (;;) {

@@ -30,6 +30,8 @@ enum {
 	DB_CONSENT,    /* u32 member_no, u64 no -> ConsentRecord (history) */
 	DB_INCIDENTS,  /* str incident_id -> IncidentRecord */
 	DB_AUDIT,      /* u64 seq -> AuditRecord (hash-chained) */
+	DB_STAFF, /* u32 member_no, str staff_id, u64 effective -> StaffRecord
+	           */
 	DB_COUNT
 };
 
@@ -72,6 +74,7 @@ typedef struct broker_cfg {
 	unsigned batch_wait_us;
 	const char *crlfile;
 	int flag_quorum;       /* 1, or 2 for the two-person rule */
+	int staff_delay_days;  /* business days until a staff change applies */
 	int confirm_window_ms; /* how long a flag waits for confirmation */
 } broker_cfg;
 
@@ -168,6 +171,21 @@ typedef struct consent_op {
 int inc_apply_consent(store_txn *t, void *arg);
 /* Records flags that expired; run periodically. */
 void inc_sweep(broker *b);
+
+/* staff.c: registered staff (one person, one key) and their changes */
+int staff_apply(broker *b, const char *coord, Art17__StaffChangeSet *cs,
+                char *info, size_t ilen);
+int staff_list(broker *b, const char *member_id, Art17__AdminReply *r,
+               char *err, size_t errlen);
+
+/* One staff member who may receive sealed content at some instant. */
+typedef struct staff_key {
+	char staff_id[129];
+	uint8_t pub[32];
+} staff_key;
+/* The eligible staff of member_no at now: account yes, not abolished. */
+int staff_eligible(store_txn *t, uint32_t member_no, int64_t now,
+                   staff_key **out, size_t *n);
 
 /* net.c */
 int net_start(broker *b);

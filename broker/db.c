@@ -23,6 +23,7 @@ static const char *const db_names[DB_COUNT] = {
     [DB_CONSENT] = "consent",
     [DB_INCIDENTS] = "incidents",
     [DB_AUDIT] = "audit",
+    [DB_STAFF] = "staff",
 };
 
 static int

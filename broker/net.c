@@ -43,6 +43,7 @@ typedef struct copy_out {
 	uint8_t *env;
 	size_t env_len;
 	Art17__Ground *ground; /* unpacked, owned */
+	Art17__Sealed *sealed; /* unpacked, owned: for staff in force now */
 } copy_out;
 
 typedef struct hctx {
@@ -177,6 +178,8 @@ copies_clear(hctx *h)
 		free(h->copies[i].env);
 		if (h->copies[i].ground)
 			art17__ground__free_unpacked(h->copies[i].ground, NULL);
+		if (h->copies[i].sealed)
+			art17__sealed__free_unpacked(h->copies[i].sealed, NULL);
 	}
 	h->n_copies = 0;
 }
@@ -273,6 +276,7 @@ send_deliver(hctx *h)
 		cp[i].request_env.len = h->copies[i].env_len;
 		ci[i].member_id = h->m->id;
 		ci[i].ground = h->copies[i].ground;
+		ci[i].sealed = h->copies[i].sealed;
 		cp[i].info = &ci[i];
 		cpp[i] = &cp[i];
 	}
@@ -316,6 +320,51 @@ send_deliver(hctx *h)
 }
 
 /* ------------------------------------------------------------ deliver */
+
+/*
+ * The sealed content as it may be delivered now: only the wrapped keys of
+ * staff who are in force at this instant (an abolished person stops
+ * receiving from the change's effective time). *out is an owned copy.
+ */
+static int
+sealed_for_now(store_txn *t, uint32_t member_no, int64_t now,
+               const Art17__Sealed *s, Art17__Sealed **out)
+{
+	Art17__Sealed fs = *s;
+	Art17__WrappedKey **keep;
+	staff_key *sk = NULL;
+	size_t n = 0, nk = 0, len;
+	uint8_t *buf;
+	int rv;
+
+	*out = NULL;
+	if ((rv = staff_eligible(t, member_no, now, &sk, &n)) != 0)
+		return rv;
+	if ((keep = calloc(s->n_keys ? s->n_keys : 1, sizeof(*keep))) == NULL) {
+		free(sk);
+		return A17_ENOMEM;
+	}
+	for (size_t i = 0; i < s->n_keys; i++)
+		for (size_t j = 0; j < n; j++)
+			if (strcmp(s->keys[i]->staff_id, sk[j].staff_id) == 0) {
+				keep[nk++] = s->keys[i];
+				break;
+			}
+	fs.n_keys = nk;
+	fs.keys = keep;
+	len = art17__sealed__get_packed_size(&fs);
+	if ((buf = malloc(len ? len : 1)) == NULL) {
+		free(keep);
+		free(sk);
+		return A17_ENOMEM;
+	}
+	art17__sealed__pack(&fs, buf);
+	*out = art17__sealed__unpack(NULL, len, buf);
+	free(buf);
+	free(keep);
+	free(sk);
+	return *out ? 0 : A17_ENOMEM;
+}
 
 static int
 apply_deliver(store_txn *t, void *arg)
@@ -439,6 +488,17 @@ apply_deliver(store_txn *t, void *arg)
 			break;
 		}
 		memcpy(c->env, r->envelope.data, c->env_len);
+		c->sealed = NULL;
+		if (d->sealed != NULL &&
+		    (rv = sealed_for_now(t, h->m->no, now, d->sealed,
+		                         &c->sealed)) != 0) {
+			d->ground = saved_ground;
+			art17__request_record__free_unpacked(r, NULL);
+			art17__delivery_record__free_unpacked(d, NULL);
+			free(c->env);
+			c->env = NULL;
+			break;
+		}
 		if (d->ground != NULL) {
 			uint8_t gb[512];
 			size_t gl = art17__ground__get_packed_size(d->ground);
@@ -718,6 +778,70 @@ apply_accept(store_txn *t, void *arg)
 	return t->rv;
 }
 
+/* A person at the member opened the sealed content: record it. */
+static int
+apply_read(store_txn *t, void *arg)
+{
+	hctx *h = arg;
+	Art17__ReadReceipt *rr = h->wm.body->read;
+	Art17__DeliveryRecord *d;
+	Art17__ReadReceipt **reads, nr = ART17__READ_RECEIPT__INIT;
+	store_key k;
+	MDB_val v;
+	uint64_t no, seq;
+
+	if (rr->request_id == NULL || rr->staff_id == NULL ||
+	    rr->staff_id[0] == '\0')
+		return A17_ENOTFOUND;
+	store_key_init(&k);
+	store_key_str(&k, rr->request_id);
+	if (store_get(t, DB_REQIDS, &k, &v) != 0 || v.mv_size != 8)
+		return A17_ENOTFOUND;
+	no = store_get_u64(v.mv_data);
+	store_key_init(&k);
+	store_key_u64(&k, no);
+	store_key_u32(&k, h->m->no);
+	if (store_get(t, DB_BYCOPY, &k, &v) != 0 || v.mv_size != 8)
+		return A17_ENOTFOUND; /* not addressed to the sender */
+	seq = store_get_u64(v.mv_data);
+	db_delivery_key(&k, h->m->no, seq);
+	if (store_get(t, DB_DELIVERIES, &k, &v) != 0)
+		return A17_ENOTFOUND;
+	d = art17__delivery_record__unpack(NULL, v.mv_size, v.mv_data);
+	if (d == NULL)
+		return A17_ECORRUPT;
+	if (d->sealed == NULL || d->delivered_ms == 0) {
+		art17__delivery_record__free_unpacked(d, NULL);
+		return A17_ENOTFOUND;
+	}
+	nr.request_id = rr->request_id;
+	nr.staff_id = rr->staff_id;
+	nr.read_ms = rr->read_ms;
+	reads = malloc((d->n_reads + 1) * sizeof(*reads));
+	if (reads == NULL) {
+		art17__delivery_record__free_unpacked(d, NULL);
+		return A17_ENOMEM;
+	}
+	memcpy(reads, d->reads, d->n_reads * sizeof(*reads));
+	reads[d->n_reads] = &nr;
+	{
+		Art17__ReadReceipt **old = d->reads;
+		size_t oldn = d->n_reads;
+
+		d->reads = reads;
+		d->n_reads = oldn + 1;
+		reg_put_delivery(t, h->m->no, seq, d);
+		d->reads = old;
+		d->n_reads = oldn;
+	}
+	free(reads);
+	audit_append(t, h->m->id, "copy.read", h->m->id, 0,
+	             "sealed content of request %s opened by staff %s",
+	             rr->request_id, rr->staff_id);
+	art17__delivery_record__free_unpacked(d, NULL);
+	return t->rv;
+}
+
 static void
 send_ack(hctx *h, const char *ref)
 {
@@ -744,6 +868,8 @@ done_agent_op(void *arg, int rv)
 		ref = h->wm.body->accept->request_id;
 	else if (h->wm.body->payload_case == ART17__BODY__PAYLOAD_CONSENT)
 		ref = h->wm.body->consent->reference;
+	else if (h->wm.body->payload_case == ART17__BODY__PAYLOAD_READ)
+		ref = h->wm.body->read->request_id;
 	if (rv == A17_ENOTFOUND) {
 		log_reject("A17-W0112",
 		           "%s: accept for a copy not delivered "
@@ -1065,6 +1191,7 @@ handle(hctx *h, nng_msg *msg)
 	}
 
 	case ART17__BODY__PAYLOAD_ACCEPT:
+	case ART17__BODY__PAYLOAD_READ:
 	case ART17__BODY__PAYLOAD_CONSENT: {
 		pthread_mutex_lock(&b->mtx);
 		s = session_find(b, pipe);
@@ -1129,7 +1256,10 @@ handle(hctx *h, nng_msg *msg)
 			h->wm = wm;
 			memset(&wm, 0, sizeof(wm));
 			wmp = &h->wm;
-			h->op.apply = apply_accept;
+			h->op.apply =
+			    bd->payload_case == ART17__BODY__PAYLOAD_READ
+			        ? apply_read
+			        : apply_accept;
 			h->op.done = done_agent_op;
 			h->op.arg = h;
 		}

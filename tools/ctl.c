@@ -32,6 +32,7 @@
 #include "err.h"
 #include "log.h"
 #include "wire.h"
+#include "seal.h"
 
 #define CTL_VERSION "0.1.0"
 
@@ -133,6 +134,8 @@ static const char usage_main[] =
     "  request list         list issued requests\n"
     "  audit verify         check the audit log's hash chain\n"
     "  audit show           show audit log entries\n"
+    "  staff apply M        apply a staff change form (continue/abolish/new)\n"
+    "  staff list M         registered staff of a member, over time\n"
     "  help [COMMAND]       show help for a command\n"
     "\n"
     "Global options (before COMMAND):\n"
@@ -301,6 +304,33 @@ static const char usage_audit_show[] =
     "actor, action, subject, the first 12 hex digits of the entry's hash and\n"
     "the detail. --json prints the full hashes.\n";
 
+static const char usage_staff_apply[] =
+    "Usage: art17ctl staff apply MEMBER --file FORM [--immediate | "
+    "--effective TIME]\n"
+    "\n"
+    "Applies a staff change form for MEMBER (RULES Q13/Q14). FORM is JSON:\n"
+    "  {\"entries\": [{\"action\": \"new\", \"staff_id\": \"s1\", "
+    "\"name\": \"...\",\n"
+    "                \"email\": \"...\", \"key\": \"seal.pub\", "
+    "\"account\": true},\n"
+    "               {\"action\": \"continue\", \"staff_id\": \"s2\", "
+    "\"name\": \"corrected\"},\n"
+    "               {\"action\": \"abolish\", \"staff_id\": \"s3\"}]}\n"
+    "Each person is one entry with their own X25519 public key (made on "
+    "their\n"
+    "side by art17-pki staff); a key or e-mail address held by another "
+    "entry is\n"
+    "refused. \"account\": false registers a person who receives nothing "
+    "through\n"
+    "the system. Changes take effect after the broker's delay (default five\n"
+    "business days), at --effective TIME, or at once with --immediate.\n";
+
+static const char usage_staff_list[] =
+    "Usage: art17ctl staff list MEMBER [--json]\n"
+    "\n"
+    "Shows every registered-staff entry of MEMBER as changed over time,\n"
+    "including changes not yet in effect.\n";
+
 struct helpent {
 	const char *name;
 	const char *text;
@@ -325,6 +355,8 @@ static const struct helpent helps[] = {
     {"request list", usage_request_list},
     {"audit verify", usage_audit_verify},
     {"audit show", usage_audit_show},
+    {"staff apply", usage_staff_apply},
+    {"staff list", usage_staff_list},
     {NULL, NULL},
 };
 
@@ -2925,6 +2957,274 @@ out:
 	return rv;
 }
 
+/* ------------------------------------------------------------ staff */
+
+static const char *
+staff_action_word(const char *w, Art17__StaffAction *a)
+{
+	if (strcmp(w, "new") == 0)
+		*a = ART17__STAFF_ACTION__STAFF_NEW;
+	else if (strcmp(w, "continue") == 0)
+		*a = ART17__STAFF_ACTION__STAFF_CONTINUE;
+	else if (strcmp(w, "abolish") == 0)
+		*a = ART17__STAFF_ACTION__STAFF_ABOLISH;
+	else
+		return NULL;
+	return w;
+}
+
+/*
+ * Reads a change form (JSON, parsed with jansson):
+ *   {"entries": [{"action": "new", "staff_id": "s1", "name": "...",
+ *     "email": "...", "key": "path/to/seal.pub", "account": true}, ...]}
+ * A relative key path is taken from the file's directory.
+ */
+static int
+staff_form_read(const char *path, Art17__StaffChangeSet *cs, seal_key ***keys,
+                size_t *nkeys)
+{
+	json_error_t je;
+	json_t *root, *ents, *e;
+	char dir[PATH_MAX], kp[PATH_MAX * 2];
+	const char *slash = strrchr(path, '/');
+	size_t i;
+
+	snprintf(dir, sizeof(dir), "%.*s",
+	         slash ? (int)(slash - path) : 1, slash ? path : ".");
+	if ((root = json_load_file(path, 0, &je)) == NULL) {
+		fprintf(stderr, "art17ctl: %s:%d:%d: %s\n", path, je.line,
+		        je.column, je.text);
+		return CTL_EX_USAGE;
+	}
+	ents = json_object_get(root, "entries");
+	if (!json_is_array(ents) || json_array_size(ents) == 0) {
+		fprintf(stderr, "art17ctl: %s: \"entries\" must be a non-empty "
+		                "array\n",
+		        path);
+		json_decref(root);
+		return CTL_EX_USAGE;
+	}
+	cs->n_entries = json_array_size(ents);
+	cs->entries = calloc(cs->n_entries, sizeof(*cs->entries));
+	*keys = calloc(cs->n_entries, sizeof(**keys));
+	*nkeys = cs->n_entries;
+	if (cs->entries == NULL || *keys == NULL) {
+		json_decref(root);
+		return CTL_EX_SETUP;
+	}
+	json_array_foreach(ents, i, e)
+	{
+		Art17__StaffEntry *se = calloc(1, sizeof(*se));
+		const char *act = json_string_value(json_object_get(e, "action"));
+		const char *id = json_string_value(json_object_get(e, "staff_id"));
+		const char *name = json_string_value(json_object_get(e, "name"));
+		const char *mail = json_string_value(json_object_get(e, "email"));
+		const char *key = json_string_value(json_object_get(e, "key"));
+		json_t *acc = json_object_get(e, "account");
+		Art17__StaffAction a;
+
+		if (se == NULL) {
+			json_decref(root);
+			return CTL_EX_SETUP;
+		}
+		art17__staff_entry__init(se);
+		cs->entries[i] = se;
+		if (act == NULL || staff_action_word(act, &a) == NULL) {
+			fprintf(stderr, "art17ctl: %s: entry %zu: \"action\" must "
+			                "be new, continue or abolish\n",
+			        path, i + 1);
+			json_decref(root);
+			return CTL_EX_USAGE;
+		}
+		if (id == NULL || !id_ok(id)) {
+			fprintf(stderr, "art17ctl: %s: entry %zu: \"staff_id\" "
+			                "is missing or not 1-64 of A-Z a-z 0-9 . _ -\n",
+			        path, i + 1);
+			json_decref(root);
+			return CTL_EX_USAGE;
+		}
+		if (acc != NULL && !json_is_boolean(acc)) {
+			fprintf(stderr, "art17ctl: %s: entry %zu: \"account\" "
+			                "must be true or false\n",
+			        path, i + 1);
+			json_decref(root);
+			return CTL_EX_USAGE;
+		}
+		se->action = a;
+		se->staff_id = strdup(id);
+		se->name = strdup(name ? name : "");
+		se->email = strdup(mail ? mail : "");
+		se->account = acc ? json_is_true(acc) : 1;
+		if (key != NULL) {
+			uint8_t *pub = malloc(SEAL_PUB_LEN);
+			int rv;
+
+			if (key[0] == '/')
+				snprintf(kp, sizeof(kp), "%s", key);
+			else
+				snprintf(kp, sizeof(kp), "%s/%s", dir, key);
+			if (pub == NULL ||
+			    (rv = seal_key_load(kp, &(*keys)[i])) != 0 ||
+			    seal_key_raw_public((*keys)[i], pub) != 0) {
+				fprintf(stderr, "art17ctl: %s: entry %zu: key %s: "
+				                "not an X25519 public key (make one "
+				                "with art17-pki staff)\n",
+				        path, i + 1, kp);
+				free(pub);
+				json_decref(root);
+				return CTL_EX_USAGE;
+			}
+			se->x25519_pub.data = pub;
+			se->x25519_pub.len = SEAL_PUB_LEN;
+		}
+	}
+	json_decref(root);
+	return 0;
+}
+
+static int
+cmd_staff_apply(struct ctl *c, int argc, char **argv)
+{
+	static const struct option lopts[] = {
+	    {"file", required_argument, NULL, 'f'},
+	    {"immediate", no_argument, NULL, 'i'},
+	    {"effective", required_argument, NULL, 'e'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *cmd = "staff apply", *file = NULL, *member;
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__StaffChangeSet cs = ART17__STAFF_CHANGE_SET__INIT;
+	seal_key **keys = NULL;
+	size_t nkeys = 0, i;
+	struct reply rp;
+	int64_t eff = 0;
+	bool immediate = false;
+	int ch, rv;
+
+	opt_reset();
+	while ((ch = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			file = optarg;
+			break;
+		case 'i':
+			immediate = true;
+			break;
+		case 'e':
+			if (iso_parse(optarg, &eff) != 0)
+				return ctl_usage(cmd,
+				                 "invalid --effective '%s' (ISO-8601 "
+				                 "UTC, e.g. 2026-12-01T09:00:00Z)",
+				                 optarg);
+			break;
+		case 'h':
+			fputs(usage_staff_apply, stdout);
+			return CTL_EX_OK;
+		default:
+			return opt_error(cmd, ch, argv);
+		}
+	}
+	if (optind >= argc)
+		return ctl_usage(cmd, "missing MEMBER");
+	member = argv[optind++];
+	if (optind < argc)
+		return ctl_usage(cmd, "unexpected argument '%s'", argv[optind]);
+	if (file == NULL)
+		return ctl_usage(cmd, "--file FORM is required");
+	if (immediate && eff != 0)
+		return ctl_usage(cmd, "give --immediate or --effective, not both");
+	cs.member_id = (char *)member;
+	cs.immediate = immediate;
+	cs.effective_ms = eff;
+	if ((rv = staff_form_read(file, &cs, &keys, &nkeys)) != 0)
+		goto out;
+	req.op_case = ART17__ADMIN_REQUEST__OP_STAFF_CHANGE;
+	req.staff_change = &cs;
+	if ((rv = reply_get(c, &req, &rp)) == 0)
+		info_print(rp.r, "staff change applied");
+	reply_fini(&rp);
+out:
+	for (i = 0; i < cs.n_entries; i++) {
+		if (cs.entries[i] == NULL)
+			continue;
+		free(cs.entries[i]->staff_id);
+		free(cs.entries[i]->name);
+		free(cs.entries[i]->email);
+		free(cs.entries[i]->x25519_pub.data);
+		free(cs.entries[i]);
+	}
+	free(cs.entries);
+	for (i = 0; i < nkeys; i++)
+		seal_key_free(keys[i]);
+	free(keys);
+	return rv;
+}
+
+static int
+cmd_staff_list(struct ctl *c, int argc, char **argv)
+{
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__MemberQuery q = ART17__MEMBER_QUERY__INIT;
+	const char *id = NULL;
+	bool json;
+	struct reply rp;
+	size_t i;
+	int rv;
+
+	if ((rv = parse_simple(argc, argv, "staff list", usage_staff_list, true,
+	                       &id, &json)) != 0)
+		return rv < 0 ? CTL_EX_OK : rv;
+	q.member_id = (char *)id;
+	req.op_case = ART17__ADMIN_REQUEST__OP_STAFF_LIST;
+	req.staff_list = &q;
+	if ((rv = reply_get(c, &req, &rp)) != 0)
+		goto out;
+	if (json) {
+		json_t *a = json_array();
+
+		for (i = 0; a && i < rp.r->n_staff; i++) {
+			const Art17__StaffRecord *s = rp.r->staff[i];
+			char eff[40], kid[17];
+
+			iso_ms(s->effective_ms, eff, sizeof(eff));
+			bin_hex(&s->x25519_pub, 8, kid);
+			json_array_append_new(
+			    a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:b, "
+			                 "s:s, s:I, s:s}",
+			                 "staff_id", s->staff_id, "member_id",
+			                 s->member_id, "name", s->name, "email",
+			                 s->email, "key", kid, "account",
+			                 (int)s->account, "abolished",
+			                 (int)s->abolished, "effective", eff,
+			                 "effective_ms", (json_int_t)s->effective_ms,
+			                 "changed_by", s->changed_by));
+		}
+		rv = jout(a);
+	} else {
+		struct table t;
+
+		table_init(&t, 7);
+		table_row(&t, "STAFF", "NAME", "EMAIL", "ACCOUNT", "STATE",
+		          "EFFECTIVE", "BY");
+		for (i = 0; i < rp.r->n_staff; i++) {
+			const Art17__StaffRecord *s = rp.r->staff[i];
+			char eff[40];
+
+			iso_ms(s->effective_ms, eff, sizeof(eff));
+			table_row(&t, s->staff_id, s->name, s->email,
+			          s->account ? "yes" : "no",
+			          s->abolished ? "abolished" : "registered", eff,
+			          s->changed_by);
+		}
+		table_print(&t, stdout);
+		table_fini(&t);
+	}
+out:
+	reply_fini(&rp);
+	return rv;
+}
+
 /* ------------------------------------------------------------ main */
 
 struct command {
@@ -2952,6 +3252,8 @@ static const struct command commands[] = {
     {"request", "list", cmd_request_list},
     {"audit", "verify", cmd_audit_verify},
     {"audit", "show", cmd_audit_show},
+    {"staff", "apply", cmd_staff_apply},
+    {"staff", "list", cmd_staff_list},
     {NULL, NULL, NULL},
 };
 

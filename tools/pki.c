@@ -1,7 +1,8 @@
 /*
  * pki.c: art17-pki, the offline tool that makes the private CA, the TLS
  * certificates (ECDSA P-256, since nng's mbedTLS 2.28 cannot use Ed25519
- * certificates) and the Ed25519 identity keys.
+ * certificates), the Ed25519 identity keys and the X25519 sealing keys of
+ * registered staff.
  *
  * Every file is PEM. Nothing existing is ever overwritten except the CRL
  * and revoked.txt, which revoke regenerates. New files are written to a
@@ -36,6 +37,7 @@
 #include "crypto.h"
 #include "err.h"
 #include "log.h"
+#include "seal.h"
 
 #ifndef PKI_VERSION
 #define PKI_VERSION "0.1.0"
@@ -1134,6 +1136,70 @@ cmd_coordinator(const struct opts *o, const char *name)
 	return (0);
 }
 
+/*
+ * Makes DIR/staff/NAME/seal.key (X25519, PKCS#8, 0600) and seal.pub (SPKI,
+ * 0644) for one registered staff member's sealed content. The private key
+ * is meant to be handed to that person and kept by them alone.
+ */
+static int
+cmd_staff(const struct opts *o, const char *name)
+{
+	char sdir[PATH_MAX], sk[PATH_MAX], sp[PATH_MAX];
+	char idhex[2 * A17_KEYID_LEN + 1];
+	uint8_t pub[SEAL_PUB_LEN], h[A17_SHA256_LEN];
+	seal_key *k = NULL;
+	int rv;
+
+	if ((rv = path_fmt(sdir, "%s/staff/%s", o->dir, name)) != 0 ||
+	    (rv = path_fmt(sk, "%s/seal.key", sdir)) != 0 ||
+	    (rv = path_fmt(sp, "%s/seal.pub", sdir)) != 0)
+		return (rv);
+	{
+		const char *const all[] = {sk, sp, NULL};
+		if ((rv = refuse_existing(all,
+		                          " (staff key already exists)")) != 0)
+			return (rv);
+	}
+	if ((rv = seal_key_generate(&k)) != 0) {
+		pki_msg("cannot generate X25519 key: %s", a17_strerror(rv));
+		return (rv);
+	}
+	if ((rv = mkdirs(sdir)) != 0)
+		goto out;
+	if ((rv = seal_key_save_private(k, sk)) != 0) {
+		if (rv == A17_EEXIST)
+			pki_msg("refusing to overwrite existing file %s", sk);
+		else
+			pki_msg("cannot write %s: %s", sk, a17_strerror(rv));
+		goto out;
+	}
+	made_add(sk, 0);
+	if ((rv = seal_key_save_public(k, sp)) != 0) {
+		if (rv == A17_EEXIST)
+			pki_msg("refusing to overwrite existing file %s", sp);
+		else
+			pki_msg("cannot write %s: %s", sp, a17_strerror(rv));
+		goto out;
+	}
+	made_add(sp, 0);
+	if ((rv = seal_key_raw_public(k, pub)) != 0 ||
+	    (rv = crypto_sha256(pub, sizeof(pub), h)) != 0)
+		goto out;
+	crypto_hex(h, A17_KEYID_LEN, idhex);
+	made_commit();
+	printf("staff %s: X25519 sealing key id %s\n", name, idhex);
+	printf("give %s to %s alone, and register %s with the broker\n", sk,
+	       name, sp);
+out:
+	if (rv != 0) {
+		made_rollback();
+		pki_msg("staff %s failed; removed what it had made in %s", name,
+		        sdir);
+	}
+	seal_key_free(k);
+	return (rv);
+}
+
 /* Reads revoked.txt into an array of hex strings; a missing file is empty. */
 static int
 read_revoked(const char *path, char ***listp, int *np)
@@ -1462,10 +1528,11 @@ usage(FILE *f)
 	    "\n"
 	    "Makes the art17 private CA, TLS certificates (ECDSA P-256, "
 	    "SHA-256)\n"
-	    "and Ed25519 identity keys. Files are PEM; private keys are mode "
-	    "0600;\n"
-	    "an existing file is never overwritten (only revoke rewrites the "
-	    "CRL).\n"
+	    "Ed25519 identity keys and X25519 staff sealing keys. Files are "
+	    "PEM;\n"
+	    "private keys are mode 0600; an existing file is never "
+	    "overwritten\n"
+	    "(only revoke rewrites the CRL).\n"
 	    "\n"
 	    "commands:\n"
 	    "  init [--host NAME]... [--days N]\n"
@@ -1482,6 +1549,14 @@ usage(FILE *f)
 	    "      sign.pub.\n"
 	    "  coordinator NAME\n"
 	    "      Make an Ed25519 coordinator key.\n"
+	    "  staff NAME\n"
+	    "      Make an X25519 key pair for one registered staff member's "
+	    "sealed\n"
+	    "      content: staff/NAME/seal.key (private) and seal.pub. "
+	    "seal.key\n"
+	    "      belongs to that person alone: hand it over, keep no copy, "
+	    "and\n"
+	    "      register only seal.pub with the broker.\n"
 	    "  revoke MEMBER\n"
 	    "      Add the agent certificate's serial to ca/revoked.txt and "
 	    "re-sign\n"
@@ -1521,6 +1596,7 @@ usage(FILE *f)
 	    "  DIR/agents/MEMBER/tls.crt tls.key tls.pem id.key id.pub ca.crt "
 	    "broker-sign.pub\n"
 	    "  DIR/coordinators/NAME/id.key id.pub\n"
+	    "  DIR/staff/NAME/seal.key seal.pub\n"
 	    "  (tls.pem holds the certificate then the key; directories are "
 	    "0700)\n"
 	    "\n"
@@ -1590,7 +1666,7 @@ main(int argc, char *argv[])
 	}
 	if (strcmp(cmd, "init") != 0 && strcmp(cmd, "agent") != 0 &&
 	    strcmp(cmd, "coordinator") != 0 && strcmp(cmd, "revoke") != 0 &&
-	    strcmp(cmd, "show") != 0) {
+	    strcmp(cmd, "staff") != 0 && strcmp(cmd, "show") != 0) {
 		pki_msg("unknown command \"%s\"", cmd);
 		usage(stderr);
 		return (EXIT_USAGE);
@@ -1681,8 +1757,10 @@ main(int argc, char *argv[])
 	} else {
 		if (nargs != 1) {
 			pki_msg("%s needs exactly one %s", cmd,
-			        strcmp(cmd, "coordinator") == 0 ? "NAME"
-			                                        : "MEMBER");
+			        strcmp(cmd, "coordinator") == 0 ||
+			                strcmp(cmd, "staff") == 0
+			            ? "NAME"
+			            : "MEMBER");
 			return (EXIT_USAGE);
 		}
 		if (!valid_name(arg)) {
@@ -1701,6 +1779,8 @@ main(int argc, char *argv[])
 		rv = cmd_coordinator(&o, arg);
 	else if (strcmp(cmd, "revoke") == 0)
 		rv = cmd_revoke(&o, arg);
+	else if (strcmp(cmd, "staff") == 0)
+		rv = cmd_staff(&o, arg);
 	else
 		rv = cmd_show(&o);
 	fflush(stdout);
