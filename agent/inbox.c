@@ -345,7 +345,8 @@ inbox_read_sealed(store *s, const char *id, const char *staff_id,
 	rr.read_ms = wire_now_ms();
 	reads = malloc((r->n_reads + 1) * sizeof(*reads));
 	if (reads != NULL) {
-		memcpy(reads, r->reads, r->n_reads * sizeof(*reads));
+		if (r->n_reads > 0)
+			memcpy(reads, r->reads, r->n_reads * sizeof(*reads));
 		reads[r->n_reads] = &rr;
 		old = r->reads;
 		oldn = r->n_reads;

@@ -8,6 +8,7 @@
  * a broker that forgot our session answers "not authenticated" and we
  * say hello again.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -35,6 +36,8 @@ typedef struct link {
 	store *st;
 	a17_key *id_key;
 	a17_key *broker_key;
+	a17_key **old_broker; /* rotated-out broker keys (broker-sign-old/) */
+	size_t n_old_broker;
 	nng_socket sock;
 	nng_dialer dialer;
 	nng_tls_config *tls;
@@ -63,10 +66,18 @@ broker_keyfn(void *arg, const uint8_t *kid, size_t len, const a17_key **k)
 	link_t *l = arg;
 
 	(void)len;
-	if (memcmp(kid, crypto_key_id(l->broker_key), A17_KEYID_LEN) != 0)
-		return A17_EUNKNOWNKEY;
-	*k = l->broker_key;
-	return 0;
+	if (memcmp(kid, crypto_key_id(l->broker_key), A17_KEYID_LEN) == 0) {
+		*k = l->broker_key;
+		return 0;
+	}
+	/* copies stored or resent from before a broker key rotation */
+	for (size_t i = 0; i < l->n_old_broker; i++)
+		if (memcmp(kid, crypto_key_id(l->old_broker[i]),
+		           A17_KEYID_LEN) == 0) {
+			*k = l->old_broker[i];
+			return 0;
+		}
+	return A17_EUNKNOWNKEY;
 }
 
 /*
@@ -576,6 +587,45 @@ setup_socket(link_t *l)
 	return 0;
 }
 
+/* Loads KEYDIR/broker-sign-old/ *.pub, left there by art17-pki
+ * rotate-broker. */
+static void
+load_old_broker_keys(link_t *l)
+{
+	char dir[4096], path[4400];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/broker-sign-old", l->cfg->keydir);
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		a17_key *k, **n;
+		size_t nl = strlen(de->d_name);
+
+		if (de->d_name[0] == '.' || nl < 5 ||
+		    strcmp(de->d_name + nl - 4, ".pub") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (crypto_key_load(path, &k) != 0) {
+			log_warnx("old broker key %s: unreadable, ignored",
+			          path);
+			continue;
+		}
+		n = realloc(l->old_broker, (l->n_old_broker + 1) * sizeof(*n));
+		if (n == NULL) {
+			crypto_key_free(k);
+			break;
+		}
+		l->old_broker = n;
+		l->old_broker[l->n_old_broker++] = k;
+	}
+	closedir(d);
+	if (l->n_old_broker > 0)
+		log_info("%zu rotated-out broker key(s) trusted for old copies",
+		         l->n_old_broker);
+}
+
 int
 link_run(const agent_cfg *cfg)
 {
@@ -602,6 +652,7 @@ link_run(const agent_cfg *cfg)
 		log_warnx("broker key %s: %s", path, a17_strerror(rv));
 		return 1;
 	}
+	load_old_broker_keys(&l);
 	if ((rv = inbox_open(cfg->datadir, cfg->nosync, &l.st)) != 0) {
 		log_warnx("inbox in %s: %s", cfg->datadir, a17_strerror(rv));
 		return 1;
@@ -696,5 +747,8 @@ link_run(const agent_cfg *cfg)
 	store_close(l.st);
 	crypto_key_free(l.id_key);
 	crypto_key_free(l.broker_key);
+	for (size_t i = 0; i < l.n_old_broker; i++)
+		crypto_key_free(l.old_broker[i]);
+	free(l.old_broker);
 	return 0;
 }

@@ -887,6 +887,15 @@ serve_one(broker *b, nng_msg *msg)
 		else
 			r.info = strdup(err);
 		break;
+	case ART17__ADMIN_REQUEST__OP_MEMBER_REKEY:
+		rv = db_member_rekey(b, a->member_rekey->member_id,
+		                     &a->member_rekey->id_pub, coord, err,
+		                     sizeof(err));
+		if (rv != 0)
+			reply_error(&r, rv, "A17-E0313", err);
+		else
+			r.info = strdup(err);
+		break;
 	case ART17__ADMIN_REQUEST__OP_STAFF_LIST:
 		rv = staff_list(b, a->staff_list->member_id, &r, err,
 		                sizeof(err));

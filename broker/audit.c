@@ -209,3 +209,123 @@ audit_verify(store *s, uint64_t *count, uint64_t *bad, char *detail,
 	store_txn_abort(&t);
 	return rv < 0 ? rv : 0;
 }
+
+/* ------------------------------------------------------------ receipts */
+
+typedef struct keyset {
+	a17_key **k;
+	size_t n;
+} keyset;
+
+static int
+keyset_fn(void *arg, const uint8_t *kid, size_t len, const a17_key **k)
+{
+	keyset *ks = arg;
+
+	(void)len;
+	for (size_t i = 0; i < ks->n; i++)
+		if (memcmp(crypto_key_id(ks->k[i]), kid, A17_KEYID_LEN) == 0) {
+			*k = ks->k[i];
+			return 0;
+		}
+	return A17_EUNKNOWNKEY;
+}
+
+static void
+keyset_free(keyset *ks)
+{
+	for (size_t i = 0; i < ks->n; i++)
+		crypto_key_free(ks->k[i]);
+	free(ks->k);
+	ks->k = NULL;
+	ks->n = 0;
+}
+
+/* The member's current key and every key it had before a rekey. */
+static int
+keyset_of(const Art17__MemberRecord *m, keyset *ks)
+{
+	ks->n = 0;
+	if ((ks->k = calloc(m->n_old_keys + 1, sizeof(*ks->k))) == NULL)
+		return A17_ENOMEM;
+	if (crypto_key_from_raw(m->id_pub.data, m->id_pub.len, &ks->k[0]) == 0)
+		ks->n++;
+	for (size_t i = 0; i < m->n_old_keys; i++)
+		if (crypto_key_from_raw(m->old_keys[i].data, m->old_keys[i].len,
+		                        &ks->k[ks->n]) == 0)
+			ks->n++;
+	return 0;
+}
+
+int
+audit_verify_receipts(store *s, uint64_t *ok, char *detail, size_t dlen)
+{
+	store_txn t;
+	store_iter mi;
+	MDB_val mk, mv;
+	int rv, bad = 0;
+
+	*ok = 0;
+	if ((rv = store_txn_begin(s, &t, 1)) != 0)
+		return rv;
+	if ((rv = store_iter_begin(&t, DB_MEMBERS, NULL, 0, &mi)) != 0) {
+		store_txn_abort(&t);
+		return rv;
+	}
+	while (!bad && (rv = store_iter_next(&mi, &mk, &mv)) == 1) {
+		Art17__MemberRecord *m;
+		store_iter di;
+		store_key p;
+		MDB_val dk, dv;
+		keyset ks;
+
+		m = art17__member_record__unpack(NULL, mv.mv_size, mv.mv_data);
+		if (m == NULL || keyset_of(m, &ks) != 0) {
+			if (m)
+				art17__member_record__free_unpacked(m, NULL);
+			rv = A17_ECORRUPT;
+			break;
+		}
+		store_key_init(&p);
+		store_key_u32(&p, m->member_no);
+		if (store_iter_begin(&t, DB_DELIVERIES, p.buf, p.len, &di) ==
+		    0) {
+			while (!bad && store_iter_next(&di, &dk, &dv) == 1) {
+				Art17__DeliveryRecord *d;
+				wire_msg w;
+
+				d = art17__delivery_record__unpack(
+				    NULL, dv.mv_size, dv.mv_data);
+				if (d == NULL || d->receipt_env.len == 0) {
+					if (d)
+						art17__delivery_record__free_unpacked(
+						    d, NULL);
+					continue;
+				}
+				if (wire_open(d->receipt_env.data,
+				              d->receipt_env.len, WIRE_MAX_MSG,
+				              keyset_fn, &ks, 0, &w) == 0) {
+					(*ok)++;
+				} else {
+					snprintf(
+					    detail, dlen,
+					    "the signed receipt of %s for "
+					    "request %s does not verify with "
+					    "any key the member has had",
+					    m->member_id, d->request_id);
+					bad = 1;
+				}
+				wire_msg_fini(&w);
+				art17__delivery_record__free_unpacked(d, NULL);
+			}
+			store_iter_end(&di);
+		}
+		keyset_free(&ks);
+		art17__member_record__free_unpacked(m, NULL);
+	}
+	store_iter_end(&mi);
+	store_txn_abort(&t);
+	if (rv < 0)
+		return rv;
+	return bad ? A17_EBADSIG : 0;
+}

@@ -42,6 +42,7 @@ typedef struct member {
 	char *id;
 	uint32_t no;
 	a17_key *key;
+	a17_key *retired; /* the key before a rekey: kept, never freed live */
 	uint8_t key_id[A17_KEYID_LEN];
 	uint64_t next_seq;    /* next per-member delivery sequence */
 	uint64_t last_seq;    /* highest sequence stored (derived) */
@@ -107,6 +108,11 @@ int db_load(broker *b);
 int db_member_add(broker *b, Art17__MemberRecord *rec, const char *by,
                   char *err, size_t errlen);
 member *db_member_by_id(broker *b, const char *id);
+int db_cmp_keyid(const void *a, const void *b);
+/* Rotates a member's identity key; the old one is kept in old_keys. */
+int db_member_rekey(broker *b, const char *member_id,
+                    const ProtobufCBinaryData *pub, const char *by, char *err,
+                    size_t errlen);
 member *db_member_by_keyid(broker *b, const uint8_t *kid);
 int db_delivery_key(store_key *k, uint32_t member_no, uint64_t seq);
 
@@ -120,6 +126,12 @@ int audit_append(store_txn *t, const char *actor, const char *action,
  */
 int audit_verify(store *s, uint64_t *count, uint64_t *bad, char *detail,
                  size_t dlen);
+/*
+ * Verifies every stored signed receipt against the keys its member has
+ * had (current and rotated-out). *ok counts good ones; A17_EBADSIG with
+ * detail naming the first that does not verify.
+ */
+int audit_verify_receipts(store *s, uint64_t *ok, char *detail, size_t dlen);
 
 /* registry.c: incidents, consent, and the gate applied to stored copies */
 int reg_incident_get(store_txn *t, const char *id, Art17__IncidentRecord **out);

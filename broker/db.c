@@ -32,8 +32,8 @@ cmp_member_id(const void *a, const void *b)
 	return strcmp(((const member *)a)->id, ((const member *)b)->id);
 }
 
-static int
-cmp_member_kid(const void *a, const void *b)
+int
+db_cmp_keyid(const void *a, const void *b)
 {
 	return memcmp(((const member *)a)->key_id, ((const member *)b)->key_id,
 	              A17_KEYID_LEN);
@@ -79,7 +79,7 @@ db_member_by_keyid(broker *b, const uint8_t *kid)
 	member q, **r;
 
 	memcpy(q.key_id, kid, A17_KEYID_LEN);
-	r = tfind(&q, &b->by_keyid, cmp_member_kid);
+	r = tfind(&q, &b->by_keyid, db_cmp_keyid);
 	return r ? *r : NULL;
 }
 
@@ -105,7 +105,7 @@ index_member(broker *b, member *m)
 	if (m->no + 1 > b->n_members)
 		b->n_members = m->no + 1;
 	if (tsearch(m, &b->by_id, cmp_member_id) == NULL ||
-	    tsearch(m, &b->by_keyid, cmp_member_kid) == NULL)
+	    tsearch(m, &b->by_keyid, db_cmp_keyid) == NULL)
 		return A17_ENOMEM;
 	return 0;
 }
@@ -369,4 +369,134 @@ db_member_add(broker *b, Art17__MemberRecord *rec, const char *by, char *err,
 	pthread_mutex_unlock(&b->mtx);
 	log_info("member %s added (no %u)", m->id, m->no);
 	return rv;
+}
+
+/* ------------------------------------------------------------ rekey */
+
+struct rekey_op {
+	uint32_t no;
+	const char *by;
+	const ProtobufCBinaryData *pub;
+};
+
+static int
+apply_rekey(store_txn *t, void *arg)
+{
+	struct rekey_op *op = arg;
+	Art17__MemberRecord *r;
+	ProtobufCBinaryData *nk, saved_pub;
+	store_key k;
+	MDB_val v;
+	uint8_t *buf;
+	size_t len, n_saved;
+	char oh[2 * A17_KEYID_LEN + 1], nh[2 * A17_KEYID_LEN + 1];
+	uint8_t id[A17_SHA256_LEN];
+	int rv;
+
+	store_key_init(&k);
+	store_key_u32(&k, op->no);
+	if ((rv = store_get(t, DB_MEMBERS, &k, &v)) != 0)
+		return rv;
+	if ((r = art17__member_record__unpack(NULL, v.mv_size, v.mv_data)) ==
+	    NULL)
+		return A17_ECORRUPT;
+	/* the old key stays, for receipts it signed */
+	nk = malloc((r->n_old_keys + 1) * sizeof(*nk));
+	if (nk == NULL) {
+		art17__member_record__free_unpacked(r, NULL);
+		return A17_ENOMEM;
+	}
+	if (r->n_old_keys > 0)
+		memcpy(nk, r->old_keys, r->n_old_keys * sizeof(*nk));
+	nk[r->n_old_keys] = r->id_pub;
+	crypto_sha256(r->id_pub.data, r->id_pub.len, id);
+	crypto_hex(id, A17_KEYID_LEN, oh);
+	crypto_sha256(op->pub->data, op->pub->len, id);
+	crypto_hex(id, A17_KEYID_LEN, nh);
+	{
+		ProtobufCBinaryData *saved_old = r->old_keys;
+
+		n_saved = r->n_old_keys;
+		saved_pub = r->id_pub;
+		r->old_keys = nk;
+		r->n_old_keys = n_saved + 1;
+		r->id_pub = *op->pub;
+		len = art17__member_record__get_packed_size(r);
+		if ((buf = malloc(len)) != NULL) {
+			art17__member_record__pack(r, buf);
+			store_put(t, DB_MEMBERS, &k, buf, len);
+			free(buf);
+		} else {
+			t->rv = A17_ENOMEM;
+		}
+		r->old_keys = saved_old;
+		r->n_old_keys = n_saved;
+		r->id_pub = saved_pub;
+	}
+	free(nk);
+	audit_append(t, op->by, "member.rekey", r->member_id, 0,
+	             "identity key of %s rotated: %s -> %s (the old key is "
+	             "kept to verify what it signed)",
+	             r->member_id, oh, nh);
+	art17__member_record__free_unpacked(r, NULL);
+	return t->rv;
+}
+
+int
+db_member_rekey(broker *b, const char *member_id,
+                const ProtobufCBinaryData *pub, const char *by, char *err,
+                size_t errlen)
+{
+	struct rekey_op op;
+	a17_key *k = NULL;
+	member *m, *other;
+	int rv;
+
+	if (pub->len != A17_PUBKEY_LEN ||
+	    crypto_key_from_raw(pub->data, pub->len, &k) != 0) {
+		snprintf(err, errlen,
+		         "the new key must be a 32-byte Ed25519 key");
+		return A17_EINVAL;
+	}
+	pthread_mutex_lock(&b->mtx);
+	m = member_id ? db_member_by_id(b, member_id) : NULL;
+	other = db_member_by_keyid(b, crypto_key_id(k));
+	pthread_mutex_unlock(&b->mtx);
+	if (m == NULL) {
+		snprintf(err, errlen, "no member '%s'",
+		         member_id ? member_id : "");
+		crypto_key_free(k);
+		return A17_ENOTFOUND;
+	}
+	if (other != NULL) {
+		snprintf(err, errlen,
+		         "that key is already registered to member %s",
+		         other->id);
+		crypto_key_free(k);
+		return A17_EEXIST;
+	}
+	op.no = m->no;
+	op.by = by;
+	op.pub = pub;
+	if ((rv = store_writer_run(b->wr, apply_rekey, &op)) != 0) {
+		snprintf(err, errlen, "rekey %s: %s", member_id,
+		         a17_strerror(rv));
+		crypto_key_free(k);
+		return rv;
+	}
+	/* switch the live key; the old object is kept, not freed: a verify
+	 * running on another thread may still hold it */
+	pthread_mutex_lock(&b->mtx);
+	tdelete(m, &b->by_keyid, db_cmp_keyid);
+	m->retired = m->key;
+	m->key = k;
+	memcpy(m->key_id, crypto_key_id(k), A17_KEYID_LEN);
+	tsearch(m, &b->by_keyid, db_cmp_keyid);
+	pthread_mutex_unlock(&b->mtx);
+	snprintf(err, errlen,
+	         "identity key of %s rotated; the old key is kept "
+	         "to verify old receipts",
+	         member_id);
+	log_info("%s (by %s)", err, by);
+	return 0;
 }

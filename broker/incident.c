@@ -666,7 +666,27 @@ inc_admin(broker *b, const char *coord, Art17__AdminRequest *a,
 		}
 		r->audit_count = count;
 		r->audit_bad_seq = bad;
-		r->info = strdup(bad ? info : "intact");
+		if (bad == 0) {
+			uint64_t rok = 0;
+
+			rv = audit_verify_receipts(b->st, &rok, info,
+			                           sizeof(info));
+			r->receipts_verified = rok;
+			if (rv == A17_EBADSIG) {
+				snprintf(err, errlen, "%s", info);
+				log_warnx("receipt check: %s", info);
+				return rv;
+			}
+			if (rv != 0) {
+				snprintf(err, errlen, "receipt check: %s",
+				         a17_strerror(rv));
+				return rv;
+			}
+			snprintf(info, sizeof(info),
+			         "intact; %llu signed receipts verified",
+			         (unsigned long long)rok);
+		}
+		r->info = strdup(info);
 		if (bad)
 			log_warnx("audit log broken at entry %llu: %s",
 			          (unsigned long long)bad, info);

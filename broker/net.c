@@ -822,7 +822,8 @@ apply_read(store_txn *t, void *arg)
 		art17__delivery_record__free_unpacked(d, NULL);
 		return A17_ENOMEM;
 	}
-	memcpy(reads, d->reads, d->n_reads * sizeof(*reads));
+	if (d->n_reads > 0)
+		memcpy(reads, d->reads, d->n_reads * sizeof(*reads));
 	reads[d->n_reads] = &nr;
 	{
 		Art17__ReadReceipt **old = d->reads;

@@ -117,6 +117,7 @@ static const char usage_main[] =
     "  member add           register a member and its identity key\n"
     "  member list          list registered members\n"
     "  member show ID       show one member\n"
+    "  member rekey ID      register a member agent's new identity key\n"
     "  consent grant M      record a member's written consent\n"
     "  consent revoke M     record the withdrawal of a member's consent\n"
     "  consent show M       a member's consent history and what is in force\n"
@@ -331,6 +332,13 @@ static const char usage_staff_list[] =
     "Shows every registered-staff entry of MEMBER as changed over time,\n"
     "including changes not yet in effect.\n";
 
+static const char usage_member_rekey[] =
+    "Usage: art17ctl member rekey ID --key ID_PUB_PEM\n"
+    "\n"
+    "Registers a member agent's new Ed25519 identity key (made by art17-pki\n"
+    "rotate-agent). From now on only the new key is accepted; the old one is\n"
+    "kept so that receipts it signed still verify (art17ctl audit verify).\n";
+
 struct helpent {
 	const char *name;
 	const char *text;
@@ -356,6 +364,7 @@ static const struct helpent helps[] = {
     {"audit verify", usage_audit_verify},
     {"audit show", usage_audit_show},
     {"staff apply", usage_staff_apply},
+    {"member rekey", usage_member_rekey},
     {"staff list", usage_staff_list},
     {NULL, NULL},
 };
@@ -2861,8 +2870,11 @@ cmd_audit_verify(struct ctl *c, int argc, char **argv)
 		fputc('\n', stderr);
 		rv = CTL_EX_REFUSED;
 	} else {
-		printf("audit log intact: %" PRIu64 " %s\n", rp.r->audit_count,
-		       rp.r->audit_count == 1 ? "entry" : "entries");
+		printf("audit log intact: %" PRIu64 " %s; %" PRIu64
+		       " signed receipts verified\n",
+		       rp.r->audit_count,
+		       rp.r->audit_count == 1 ? "entry" : "entries",
+		       rp.r->receipts_verified);
 	}
 out:
 	reply_fini(&rp);
@@ -2989,8 +3001,8 @@ staff_form_read(const char *path, Art17__StaffChangeSet *cs, seal_key ***keys,
 	const char *slash = strrchr(path, '/');
 	size_t i;
 
-	snprintf(dir, sizeof(dir), "%.*s",
-	         slash ? (int)(slash - path) : 1, slash ? path : ".");
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1,
+	         slash ? path : ".");
 	if ((root = json_load_file(path, 0, &je)) == NULL) {
 		fprintf(stderr, "art17ctl: %s:%d:%d: %s\n", path, je.line,
 		        je.column, je.text);
@@ -2998,8 +3010,9 @@ staff_form_read(const char *path, Art17__StaffChangeSet *cs, seal_key ***keys,
 	}
 	ents = json_object_get(root, "entries");
 	if (!json_is_array(ents) || json_array_size(ents) == 0) {
-		fprintf(stderr, "art17ctl: %s: \"entries\" must be a non-empty "
-		                "array\n",
+		fprintf(stderr,
+		        "art17ctl: %s: \"entries\" must be a non-empty "
+		        "array\n",
 		        path);
 		json_decref(root);
 		return CTL_EX_USAGE;
@@ -3015,10 +3028,14 @@ staff_form_read(const char *path, Art17__StaffChangeSet *cs, seal_key ***keys,
 	json_array_foreach(ents, i, e)
 	{
 		Art17__StaffEntry *se = calloc(1, sizeof(*se));
-		const char *act = json_string_value(json_object_get(e, "action"));
-		const char *id = json_string_value(json_object_get(e, "staff_id"));
-		const char *name = json_string_value(json_object_get(e, "name"));
-		const char *mail = json_string_value(json_object_get(e, "email"));
+		const char *act =
+		    json_string_value(json_object_get(e, "action"));
+		const char *id =
+		    json_string_value(json_object_get(e, "staff_id"));
+		const char *name =
+		    json_string_value(json_object_get(e, "name"));
+		const char *mail =
+		    json_string_value(json_object_get(e, "email"));
 		const char *key = json_string_value(json_object_get(e, "key"));
 		json_t *acc = json_object_get(e, "account");
 		Art17__StaffAction a;
@@ -3030,22 +3047,25 @@ staff_form_read(const char *path, Art17__StaffChangeSet *cs, seal_key ***keys,
 		art17__staff_entry__init(se);
 		cs->entries[i] = se;
 		if (act == NULL || staff_action_word(act, &a) == NULL) {
-			fprintf(stderr, "art17ctl: %s: entry %zu: \"action\" must "
-			                "be new, continue or abolish\n",
+			fprintf(stderr,
+			        "art17ctl: %s: entry %zu: \"action\" must "
+			        "be new, continue or abolish\n",
 			        path, i + 1);
 			json_decref(root);
 			return CTL_EX_USAGE;
 		}
 		if (id == NULL || !id_ok(id)) {
-			fprintf(stderr, "art17ctl: %s: entry %zu: \"staff_id\" "
-			                "is missing or not 1-64 of A-Z a-z 0-9 . _ -\n",
+			fprintf(stderr,
+			        "art17ctl: %s: entry %zu: \"staff_id\" "
+			        "is missing or not 1-64 of A-Z a-z 0-9 . _ -\n",
 			        path, i + 1);
 			json_decref(root);
 			return CTL_EX_USAGE;
 		}
 		if (acc != NULL && !json_is_boolean(acc)) {
-			fprintf(stderr, "art17ctl: %s: entry %zu: \"account\" "
-			                "must be true or false\n",
+			fprintf(stderr,
+			        "art17ctl: %s: entry %zu: \"account\" "
+			        "must be true or false\n",
 			        path, i + 1);
 			json_decref(root);
 			return CTL_EX_USAGE;
@@ -3066,9 +3086,10 @@ staff_form_read(const char *path, Art17__StaffChangeSet *cs, seal_key ***keys,
 			if (pub == NULL ||
 			    (rv = seal_key_load(kp, &(*keys)[i])) != 0 ||
 			    seal_key_raw_public((*keys)[i], pub) != 0) {
-				fprintf(stderr, "art17ctl: %s: entry %zu: key %s: "
-				                "not an X25519 public key (make one "
-				                "with art17-pki staff)\n",
+				fprintf(stderr,
+				        "art17ctl: %s: entry %zu: key %s: "
+				        "not an X25519 public key (make one "
+				        "with art17-pki staff)\n",
 				        path, i + 1, kp);
 				free(pub);
 				json_decref(root);
@@ -3113,10 +3134,11 @@ cmd_staff_apply(struct ctl *c, int argc, char **argv)
 			break;
 		case 'e':
 			if (iso_parse(optarg, &eff) != 0)
-				return ctl_usage(cmd,
-				                 "invalid --effective '%s' (ISO-8601 "
-				                 "UTC, e.g. 2026-12-01T09:00:00Z)",
-				                 optarg);
+				return ctl_usage(
+				    cmd,
+				    "invalid --effective '%s' (ISO-8601 "
+				    "UTC, e.g. 2026-12-01T09:00:00Z)",
+				    optarg);
 			break;
 		case 'h':
 			fputs(usage_staff_apply, stdout);
@@ -3133,7 +3155,8 @@ cmd_staff_apply(struct ctl *c, int argc, char **argv)
 	if (file == NULL)
 		return ctl_usage(cmd, "--file FORM is required");
 	if (immediate && eff != 0)
-		return ctl_usage(cmd, "give --immediate or --effective, not both");
+		return ctl_usage(cmd,
+		                 "give --immediate or --effective, not both");
 	cs.member_id = (char *)member;
 	cs.immediate = immediate;
 	cs.effective_ms = eff;
@@ -3197,7 +3220,8 @@ cmd_staff_list(struct ctl *c, int argc, char **argv)
 			                 s->email, "key", kid, "account",
 			                 (int)s->account, "abolished",
 			                 (int)s->abolished, "effective", eff,
-			                 "effective_ms", (json_int_t)s->effective_ms,
+			                 "effective_ms",
+			                 (json_int_t)s->effective_ms,
 			                 "changed_by", s->changed_by));
 		}
 		rv = jout(a);
@@ -3214,13 +3238,68 @@ cmd_staff_list(struct ctl *c, int argc, char **argv)
 			iso_ms(s->effective_ms, eff, sizeof(eff));
 			table_row(&t, s->staff_id, s->name, s->email,
 			          s->account ? "yes" : "no",
-			          s->abolished ? "abolished" : "registered", eff,
-			          s->changed_by);
+			          s->abolished ? "abolished" : "registered",
+			          eff, s->changed_by);
 		}
 		table_print(&t, stdout);
 		table_fini(&t);
 	}
 out:
+	reply_fini(&rp);
+	return rv;
+}
+
+static int
+cmd_member_rekey(struct ctl *c, int argc, char **argv)
+{
+	static const struct option lopts[] = {
+	    {"key", required_argument, NULL, 'k'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *cmd = "member rekey", *keyp = NULL, *id;
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__MemberRecord m = ART17__MEMBER_RECORD__INIT;
+	uint8_t pub[A17_PUBKEY_LEN];
+	a17_key *k = NULL;
+	struct reply rp;
+	int ch, rv;
+
+	opt_reset();
+	while ((ch = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'k':
+			keyp = optarg;
+			break;
+		case 'h':
+			fputs(usage_member_rekey, stdout);
+			return CTL_EX_OK;
+		default:
+			return opt_error(cmd, ch, argv);
+		}
+	}
+	if (optind >= argc)
+		return ctl_usage(cmd, "missing ID");
+	id = argv[optind++];
+	if (optind < argc)
+		return ctl_usage(cmd, "unexpected argument '%s'", argv[optind]);
+	if (keyp == NULL)
+		return ctl_usage(cmd, "--key ID_PUB_PEM is required");
+	if ((rv = crypto_key_load(keyp, &k)) != 0 ||
+	    crypto_key_raw_public(k, pub) != 0) {
+		crypto_key_free(k);
+		ctl_err("cannot read the key %s: %s", keyp,
+		        a17_strerror(rv ? rv : A17_EINVAL));
+		return CTL_EX_SETUP;
+	}
+	crypto_key_free(k);
+	m.member_id = (char *)id;
+	m.id_pub.data = pub;
+	m.id_pub.len = sizeof(pub);
+	req.op_case = ART17__ADMIN_REQUEST__OP_MEMBER_REKEY;
+	req.member_rekey = &m;
+	if ((rv = reply_get(c, &req, &rp)) == 0)
+		info_print(rp.r, "identity key of %s rotated", id);
 	reply_fini(&rp);
 	return rv;
 }
@@ -3237,6 +3316,7 @@ static const struct command commands[] = {
     {"member", "add", cmd_member_add},
     {"member", "list", cmd_member_list},
     {"member", "show", cmd_member_show},
+    {"member", "rekey", cmd_member_rekey},
     {"consent", "grant", cmd_consent_grant},
     {"consent", "revoke", cmd_consent_revoke},
     {"consent", "show", cmd_consent_show},

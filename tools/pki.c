@@ -1261,6 +1261,142 @@ free_list(char **list, int n)
 	free(list);
 }
 
+/*
+ * Moves an Ed25519 pair (priv may be NULL) into olddir as
+ * <prefix>-<keyid>.key/.pub, never overwriting. Sets idhex to the key id.
+ */
+static int
+retire_pair(const char *priv, const char *pub, const char *olddir,
+            const char *prefix, char *idhex)
+{
+	char np[PATH_MAX], nk[PATH_MAX];
+	a17_key *k = NULL;
+	int rv;
+
+	if ((rv = crypto_key_load(pub, &k)) != 0) {
+		pki_msg("cannot read %s: %s", pub, a17_strerror(rv));
+		return (rv);
+	}
+	crypto_hex(crypto_key_id(k), A17_KEYID_LEN, idhex);
+	crypto_key_free(k);
+	if ((rv = mkdirs(olddir)) != 0 ||
+	    (rv = path_fmt(np, "%s/%s-%s.pub", olddir, prefix, idhex)) != 0 ||
+	    (rv = path_fmt(nk, "%s/%s-%s.key", olddir, prefix, idhex)) != 0)
+		return (rv);
+	if (exists(np) || (priv != NULL && exists(nk))) {
+		pki_msg("%s already holds a retired key %s", olddir, idhex);
+		return (A17_EEXIST);
+	}
+	if (link(pub, np) != 0 || unlink(pub) != 0) {
+		pki_msg("cannot retire %s: %s", pub, strerror(errno));
+		return (a17_err_errno(errno));
+	}
+	if (priv != NULL && (link(priv, nk) != 0 || unlink(priv) != 0)) {
+		pki_msg("cannot retire %s: %s", priv, strerror(errno));
+		return (a17_err_errno(errno));
+	}
+	return (0);
+}
+
+/*
+ * rotate-broker: a new broker signing key. The old pair moves to
+ * broker/old/; every agent directory keeps the old public key in
+ * broker-sign-old/ (to verify requests it stored earlier) and gets the
+ * new broker-sign.pub.
+ */
+static int
+cmd_rotate_broker(const struct opts *o)
+{
+	char bk[PATH_MAX], bp[PATH_MAX], old[PATH_MAX], oldid[64], newid[64];
+	char adir[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+	int rv, n = 0;
+
+	if ((rv = path_fmt(bk, "%s/broker/sign.key", o->dir)) != 0 ||
+	    (rv = path_fmt(bp, "%s/broker/sign.pub", o->dir)) != 0 ||
+	    (rv = path_fmt(old, "%s/broker/old", o->dir)) != 0)
+		return (rv);
+	if ((rv = retire_pair(bk, bp, old, "sign", oldid)) != 0)
+		return (rv);
+	if ((rv = write_ed25519(bk, bp, newid)) != 0)
+		return (rv);
+	made_commit();
+	if ((rv = path_fmt(adir, "%s/agents", o->dir)) != 0)
+		return (rv);
+	if ((d = opendir(adir)) != NULL) {
+		char *pubpem = NULL;
+		size_t len = 0;
+
+		if ((rv = read_all(bp, &pubpem, &len)) != 0) {
+			closedir(d);
+			return (rv);
+		}
+		while ((de = readdir(d)) != NULL) {
+			char cur[PATH_MAX], od[PATH_MAX];
+
+			if (de->d_name[0] == '.')
+				continue;
+			if (path_fmt(cur, "%s/%s/broker-sign.pub", adir,
+			             de->d_name) != 0 ||
+			    path_fmt(od, "%s/%s/broker-sign-old", adir,
+			             de->d_name) != 0 ||
+			    !exists(cur))
+				continue;
+			if ((rv = retire_pair(NULL, cur, od, "broker",
+			                      oldid)) != 0 ||
+			    (rv = write_new(cur, pubpem, len, 0644)) != 0) {
+				free(pubpem);
+				closedir(d);
+				return (rv);
+			}
+			made_commit();
+			n++;
+		}
+		free(pubpem);
+		closedir(d);
+	}
+	printf("broker signing key rotated: %s -> %s; %d agent director%s "
+	       "updated\n",
+	       oldid, newid, n, n == 1 ? "y" : "ies");
+	printf("restart art17-broker, and give each member its new "
+	       "agents/MEMBER/broker-sign.pub\n(keep broker-sign-old/: it "
+	       "verifies requests stored before the rotation)\n");
+	return (0);
+}
+
+/*
+ * rotate-agent MEMBER: a new identity key for a member's agent. The old
+ * pair moves to agents/MEMBER/old/; register the new public key with
+ * `art17ctl member rekey`, which keeps the old one for old receipts.
+ */
+static int
+cmd_rotate_agent(const struct opts *o, const char *member)
+{
+	char ik[PATH_MAX], ip[PATH_MAX], old[PATH_MAX], oldid[64], newid[64];
+	int rv;
+
+	if ((rv = path_fmt(ik, "%s/agents/%s/id.key", o->dir, member)) != 0 ||
+	    (rv = path_fmt(ip, "%s/agents/%s/id.pub", o->dir, member)) != 0 ||
+	    (rv = path_fmt(old, "%s/agents/%s/old", o->dir, member)) != 0)
+		return (rv);
+	if (!exists(ip)) {
+		pki_msg("no agent %s in %s", member, o->dir);
+		return (A17_ENOTFOUND);
+	}
+	if ((rv = retire_pair(ik, ip, old, "id", oldid)) != 0)
+		return (rv);
+	if ((rv = write_ed25519(ik, ip, newid)) != 0)
+		return (rv);
+	made_commit();
+	printf("agent %s identity key rotated: %s -> %s\n", member, oldid,
+	       newid);
+	printf("register it: art17ctl member rekey %s --key %s\nthen restart "
+	       "the agent\n",
+	       member, ip);
+	return (0);
+}
+
 static int
 cmd_revoke(const struct opts *o, const char *member)
 {
@@ -1532,7 +1668,7 @@ usage(FILE *f)
 	    "PEM;\n"
 	    "private keys are mode 0600; an existing file is never "
 	    "overwritten\n"
-	    "(only revoke rewrites the CRL).\n"
+	    "(revoke rewrites the CRL; rotate-* move old keys aside).\n"
 	    "\n"
 	    "commands:\n"
 	    "  init [--host NAME]... [--days N]\n"
@@ -1557,6 +1693,16 @@ usage(FILE *f)
 	    "      belongs to that person alone: hand it over, keep no copy, "
 	    "and\n"
 	    "      register only seal.pub with the broker.\n"
+	    "  rotate-broker\n"
+	    "      New broker signing key; the old pair moves to broker/old/, "
+	    "each\n"
+	    "      agent directory gets the new broker-sign.pub and keeps the "
+	    "old\n"
+	    "      one in broker-sign-old/ (for requests stored before).\n"
+	    "  rotate-agent MEMBER\n"
+	    "      New identity key for MEMBER's agent; the old pair moves to\n"
+	    "      agents/MEMBER/old/. Register it with art17ctl member "
+	    "rekey.\n"
 	    "  revoke MEMBER\n"
 	    "      Add the agent certificate's serial to ca/revoked.txt and "
 	    "re-sign\n"
@@ -1666,7 +1812,9 @@ main(int argc, char *argv[])
 	}
 	if (strcmp(cmd, "init") != 0 && strcmp(cmd, "agent") != 0 &&
 	    strcmp(cmd, "coordinator") != 0 && strcmp(cmd, "revoke") != 0 &&
-	    strcmp(cmd, "staff") != 0 && strcmp(cmd, "show") != 0) {
+	    strcmp(cmd, "staff") != 0 && strcmp(cmd, "show") != 0 &&
+	    strcmp(cmd, "rotate-broker") != 0 &&
+	    strcmp(cmd, "rotate-agent") != 0) {
 		pki_msg("unknown command \"%s\"", cmd);
 		usage(stderr);
 		return (EXIT_USAGE);
@@ -1749,7 +1897,8 @@ main(int argc, char *argv[])
 	if (nargs > 0)
 		arg = argv[1 + optind];
 
-	if (strcmp(cmd, "init") == 0 || strcmp(cmd, "show") == 0) {
+	if (strcmp(cmd, "init") == 0 || strcmp(cmd, "show") == 0 ||
+	    strcmp(cmd, "rotate-broker") == 0) {
 		if (nargs != 0) {
 			pki_msg("%s takes no argument (got \"%s\")", cmd, arg);
 			return (EXIT_USAGE);
@@ -1781,6 +1930,10 @@ main(int argc, char *argv[])
 		rv = cmd_revoke(&o, arg);
 	else if (strcmp(cmd, "staff") == 0)
 		rv = cmd_staff(&o, arg);
+	else if (strcmp(cmd, "rotate-broker") == 0)
+		rv = cmd_rotate_broker(&o);
+	else if (strcmp(cmd, "rotate-agent") == 0)
+		rv = cmd_rotate_agent(&o, arg);
 	else
 		rv = cmd_show(&o);
 	fflush(stdout);
