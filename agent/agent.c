@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "agent.h"
+#include "feedback.h"
 #include "seal.h"
 #include "err.h"
 #include "log.h"
@@ -39,6 +40,16 @@ usage(FILE *f)
 	    "(from art17-pki\n"
 	    "                     staff); the opening is recorded and "
 	    "reported\n"
+	    "  feedback ID --status S --contact STAFF --secrecy yes|no "
+	    "--sharing SCOPE\n"
+	    "           [--indicator TYPE:VALUE]... [--count N] "
+	    "[--first-seen T] [--last-seen T]\n"
+	    "           [--impact TEXT] [--text TEXT] [--decline-reason "
+	    "TEXT]\n"
+	    "                     structured feedback (S: not-affected, "
+	    "investigating,\n"
+	    "                     affected, mitigated, declined); each call "
+	    "is a new version\n"
 	    "  accept ID --person NAME\n"
 	    "                     record that NAME at the member has read "
 	    "it; the broker\n"
@@ -399,6 +410,198 @@ cmd_show(store *s, const char *id, int as_json)
 	return 0;
 }
 
+static int
+iso_to_ms(const char *s, int64_t *ms)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (end == NULL || *end != '\0')
+		return -1;
+	*ms = (int64_t)timegm(&tm) * 1000;
+	return 0;
+}
+
+static int
+scope_parse(const char *w, Art17__Scope *sc)
+{
+	static const struct {
+		const char *w;
+		Art17__Scope s;
+	} t[] = {
+	    {"tf1-only", ART17__SCOPE__SCOPE_TF1_ONLY},
+	    {"taskforce", ART17__SCOPE__SCOPE_TASKFORCE},
+	    {"members", ART17__SCOPE__SCOPE_MEMBERS},
+	    {"members+constituents", ART17__SCOPE__SCOPE_MEMBERS_CONSTITUENTS},
+	    {"public", ART17__SCOPE__SCOPE_PUBLIC},
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (strcmp(t[i].w, w) == 0) {
+			*sc = t[i].s;
+			return 0;
+		}
+	return -1;
+}
+
+/*
+ * art17-agent feedback ID ...: structured feedback from the member's
+ * staff. Checked here (the same rules as the broker's), then queued; the
+ * running agent signs it and sends it.
+ */
+static int
+cmd_feedback(const char *datadir, int argc, char **argv)
+{
+	static const struct option fo[] = {
+	    {"status", required_argument, NULL, 's'},
+	    {"indicator", required_argument, NULL, 'i'},
+	    {"count", required_argument, NULL, 'n'},
+	    {"first-seen", required_argument, NULL, 'f'},
+	    {"last-seen", required_argument, NULL, 'l'},
+	    {"impact", required_argument, NULL, 'I'},
+	    {"text", required_argument, NULL, 't'},
+	    {"contact", required_argument, NULL, 'c'},
+	    {"secrecy", required_argument, NULL, 'S'},
+	    {"sharing", required_argument, NULL, 'H'},
+	    {"decline-reason", required_argument, NULL, 'D'},
+	    {NULL, 0, NULL, 0},
+	};
+	Art17__Feedback f = ART17__FEEDBACK__INIT;
+	Art17__Indicator ind[64], *indp[64];
+	char err[512];
+	store *st;
+	int c, rv;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", fo, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (fb_status_parse(optarg, &f.status) != 0) {
+				fprintf(stderr,
+				        "art17-agent: --status: one of "
+				        "not-affected, investigating, "
+				        "affected, mitigated, declined\n");
+				return 2;
+			}
+			break;
+		case 'i': {
+			char *colon = strchr(optarg, ':');
+			Art17__IndicatorType ty;
+
+			if (f.n_indicators == 64) {
+				fprintf(stderr, "art17-agent: at most 64 "
+				                "--indicator\n");
+				return 2;
+			}
+			if (colon == NULL) {
+				fprintf(stderr,
+				        "art17-agent: --indicator "
+				        "TYPE:VALUE, e.g. ipv4:192.0.2.7\n");
+				return 2;
+			}
+			*colon = '\0';
+			if (fb_indicator_parse(optarg, &ty) != 0) {
+				fprintf(
+				    stderr,
+				    "art17-agent: --indicator: unknown "
+				    "type '%s' (ipv4 ipv6 domain url sha256 "
+				    "sha1 md5 email cve)\n",
+				    optarg);
+				return 2;
+			}
+			art17__indicator__init(&ind[f.n_indicators]);
+			ind[f.n_indicators].type = ty;
+			ind[f.n_indicators].value = colon + 1;
+			indp[f.n_indicators] = &ind[f.n_indicators];
+			f.n_indicators++;
+			f.indicators = indp;
+			break;
+		}
+		case 'n':
+			f.count = strtoull(optarg, NULL, 10);
+			break;
+		case 'f':
+		case 'l':
+			if (iso_to_ms(optarg, c == 'f'
+			                          ? &f.first_seen_ms
+			                          : &f.last_seen_ms) != 0) {
+				fprintf(stderr,
+				        "art17-agent: --%s: ISO-8601 UTC, "
+				        "e.g. 2026-11-26T10:00:00Z\n",
+				        c == 'f' ? "first-seen" : "last-seen");
+				return 2;
+			}
+			break;
+		case 'I':
+			f.impact = optarg;
+			break;
+		case 't':
+			f.text = optarg;
+			break;
+		case 'c':
+			f.contact = optarg;
+			break;
+		case 'S':
+			if (strcmp(optarg, "yes") == 0)
+				f.secrecy_wish = ART17__SECRET__SECRET_YES;
+			else if (strcmp(optarg, "no") == 0)
+				f.secrecy_wish = ART17__SECRET__SECRET_NO;
+			else {
+				fprintf(stderr,
+				        "art17-agent: --secrecy yes or no\n");
+				return 2;
+			}
+			break;
+		case 'H':
+			if (scope_parse(optarg, &f.sharing_wish) != 0) {
+				fprintf(stderr,
+				        "art17-agent: --sharing: tf1-only, "
+				        "taskforce, members, "
+				        "members+constituents or public\n");
+				return 2;
+			}
+			break;
+		case 'D':
+			f.decline_reason = optarg;
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (optind + 1 != argc) {
+		fprintf(stderr, "art17-agent: feedback needs one request id\n");
+		return 2;
+	}
+	f.request_id = argv[optind];
+	f.version = 1; /* set when queued */
+	if (fb_validate(&f, err, sizeof(err)) != 0) {
+		fprintf(stderr, "art17-agent: feedback refused: %s\n", err);
+		return 2;
+	}
+	if ((rv = inbox_open(datadir, 0, &st)) != 0) {
+		fprintf(stderr, "art17-agent: inbox in %s: %s\n", datadir,
+		        a17_strerror(rv));
+		return 1;
+	}
+	rv = outbox_feedback(st, &f);
+	store_close(st);
+	if (rv == A17_ENOTFOUND) {
+		fprintf(stderr, "art17-agent: no request %s here\n",
+		        f.request_id);
+		return 4;
+	}
+	if (rv != 0) {
+		fprintf(stderr, "art17-agent: %s\n", a17_strerror(rv));
+		return 1;
+	}
+	printf("feedback version %u on %s queued; the running agent signs it "
+	       "and sends it\n",
+	       f.version, f.request_id);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -462,6 +665,8 @@ main(int argc, char **argv)
 	cmd = argv[optind];
 	argc -= optind;
 	argv += optind;
+	if (strcmp(cmd, "feedback") == 0)
+		return cmd_feedback(cfg.datadir, argc, argv);
 	optind = 0; /* 0: glibc re-reads the option string's mode */
 	while ((c = getopt_long(argc, argv, "k:m:c:d:vh", ropts, NULL)) != -1) {
 		switch (c) {

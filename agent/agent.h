@@ -21,7 +21,13 @@ enum {
 	ADB_COUNT
 };
 
-enum { OUT_RECEIPT = 1, OUT_ACCEPT = 2, OUT_CONSENT = 3, OUT_READ = 4 };
+enum {
+	OUT_RECEIPT = 1,
+	OUT_ACCEPT = 2,
+	OUT_CONSENT = 3,
+	OUT_READ = 4,
+	OUT_FEEDBACK = 5,
+};
 
 typedef struct agent_cfg {
 	const char *datadir;
@@ -69,6 +75,11 @@ int inbox_accept(store *s, const char *id, const char *person,
  */
 int inbox_read_sealed(store *s, const char *id, const char *staff_id,
                       const char *keypath, uint8_t **pt, size_t *len);
+/*
+ * Queues feedback f on request id (validated by the caller) as the next
+ * version; sets f->version. A17_ENOTFOUND when the request is not here.
+ */
+int outbox_feedback(store *s, Art17__Feedback *f);
 /* Queues a consent grant/revoke for the broker. */
 int outbox_consent(store *s, const char *member, int grant, const char *ref);
 /*

@@ -378,6 +378,54 @@ inbox_read_sealed(store *s, const char *id, const char *staff_id,
 }
 
 int
+outbox_feedback(store *s, Art17__Feedback *f)
+{
+	Art17__InboxRecord *r;
+	store_txn t;
+	store_key k;
+	MDB_val v;
+	uint8_t *buf;
+	size_t len;
+	int rv;
+
+	if ((rv = store_txn_begin(s, &t, 0)) != 0)
+		return rv;
+	store_key_init(&k);
+	store_key_str(&k, f->request_id);
+	if ((rv = store_get(&t, ADB_INBOX, &k, &v)) != 0) {
+		store_txn_abort(&t);
+		return rv;
+	}
+	if ((r = art17__inbox_record__unpack(NULL, v.mv_size, v.mv_data)) ==
+	    NULL) {
+		store_txn_abort(&t);
+		return A17_ECORRUPT;
+	}
+	/* versions count up per request: 1, 2, ... */
+	r->feedback_sent++;
+	f->version = r->feedback_sent;
+	len = art17__inbox_record__get_packed_size(r);
+	if ((buf = malloc(len)) != NULL) {
+		art17__inbox_record__pack(r, buf);
+		store_put(&t, ADB_INBOX, &k, buf, len);
+		free(buf);
+	} else {
+		t.rv = A17_ENOMEM;
+	}
+	len = art17__feedback__get_packed_size(f);
+	if ((buf = malloc(len)) != NULL) {
+		art17__feedback__pack(f, buf);
+		outbox_put(&t, OUT_FEEDBACK,
+		           (r->seq << 16) | (f->version & 0xffff), buf, len);
+		free(buf);
+	} else {
+		t.rv = A17_ENOMEM;
+	}
+	art17__inbox_record__free_unpacked(r, NULL);
+	return store_txn_commit(&t);
+}
+
+int
 outbox_consent(store *s, const char *member, int grant, const char *ref)
 {
 	Art17__ConsentChange cc = ART17__CONSENT_CHANGE__INIT;

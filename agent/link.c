@@ -317,7 +317,22 @@ deauth(link_t *l)
 	pthread_mutex_unlock(&l->mtx);
 }
 
-/* Sends the oldest queued accept or consent change, if any. */
+static const char *
+out_name(uint8_t kind)
+{
+	switch (kind) {
+	case OUT_ACCEPT:
+		return "acceptance";
+	case OUT_READ:
+		return "read receipt";
+	case OUT_FEEDBACK:
+		return "feedback";
+	default:
+		return "consent change";
+	}
+}
+
+/* Sends the oldest queued accept, read, feedback or consent change. */
 static void
 send_other(link_t *l)
 {
@@ -326,6 +341,7 @@ send_other(link_t *l)
 	Art17__Accept *ac = NULL;
 	Art17__ConsentChange *cc = NULL;
 	Art17__ReadReceipt *rr = NULL;
+	Art17__Feedback *fb = NULL;
 	uint8_t id[WIRE_MSGID_LEN], kind, *pb, *buf;
 	uint64_t key;
 	size_t plen, len;
@@ -340,6 +356,12 @@ send_other(link_t *l)
 		                 l->cfg->member, 0);
 		body.payload_case = ART17__BODY__PAYLOAD_ACCEPT;
 		body.accept = ac;
+	} else if (kind == OUT_FEEDBACK) {
+		fb = art17__feedback__unpack(NULL, plen, pb);
+		wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_FEEDBACK,
+		                 l->cfg->member, 0);
+		body.payload_case = ART17__BODY__PAYLOAD_FEEDBACK;
+		body.feedback = fb;
 	} else if (kind == OUT_READ) {
 		rr = art17__read_receipt__unpack(NULL, plen, pb);
 		wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_READ,
@@ -354,7 +376,7 @@ send_other(link_t *l)
 		body.consent = cc;
 	}
 	free(pb);
-	if (ac == NULL && cc == NULL && rr == NULL) {
+	if (ac == NULL && cc == NULL && rr == NULL && fb == NULL) {
 		outbox_remove(l->st, kind, key); /* undecodable: drop */
 		return;
 	}
@@ -366,13 +388,21 @@ send_other(link_t *l)
 		art17__consent_change__free_unpacked(cc, NULL);
 	if (rr)
 		art17__read_receipt__free_unpacked(rr, NULL);
+	if (fb)
+		art17__feedback__free_unpacked(fb, NULL);
 	if (rv != 0 ||
 	    call(l, l->send_ctx, l->send_aio, buf, len, 15000, &m) != 0)
 		return; /* stays queued; tried again */
-	if (m.body->payload_case == ART17__BODY__PAYLOAD_ACK) {
-		log_info("broker confirmed %s %s",
-		         kind == OUT_ACCEPT ? "acceptance of"
-		                            : "consent change",
+	if (m.body->payload_case == ART17__BODY__PAYLOAD_FEEDBACK_OK) {
+		log_info("broker stored feedback version %u on %s",
+		         m.body->feedback_ok->version,
+		         m.body->feedback_ok->request_id);
+		outbox_remove(l->st, kind, key);
+		pthread_mutex_lock(&l->mtx);
+		l->kick = 1;
+		pthread_mutex_unlock(&l->mtx);
+	} else if (m.body->payload_case == ART17__BODY__PAYLOAD_ACK) {
+		log_info("broker confirmed %s %s", out_name(kind),
 		         m.body->ack->ref);
 		outbox_remove(l->st, kind, key);
 		pthread_mutex_lock(&l->mtx);
@@ -386,8 +416,7 @@ send_other(link_t *l)
 		else if (code == ART17__ERR_CODE__ERR_NOT_ADDRESSED ||
 		         code == ART17__ERR_CODE__ERR_INVALID) {
 			log_warnx("the broker refused a queued %s; dropped",
-			          kind == OUT_ACCEPT ? "acceptance"
-			                             : "consent change");
+			          out_name(kind));
 			outbox_remove(l->st, kind, key);
 		}
 	}

@@ -739,6 +739,65 @@ request_list(broker *b, Art17__AdminReply *r)
 	return rv < 0 ? rv : 0;
 }
 
+/* ------------------------------------------------------------ feedback */
+
+static int
+feedback_list(broker *b, const char *reqid, Art17__AdminReply *r)
+{
+	store_txn t;
+	store_iter it;
+	store_key p;
+	MDB_val k, v;
+	uint64_t no;
+	int rv;
+
+	if (reqid == NULL)
+		return A17_EINVAL;
+	if ((rv = store_txn_begin(b->st, &t, 1)) != 0)
+		return rv;
+	if ((rv = lookup_request(&t, reqid, &no)) != 0) {
+		store_txn_abort(&t);
+		return rv;
+	}
+	store_key_init(&p);
+	store_key_u64(&p, no);
+	if ((rv = store_iter_begin(&t, DB_FEEDBACK, p.buf, p.len, &it)) != 0) {
+		store_txn_abort(&t);
+		return rv;
+	}
+	while ((rv = store_iter_next(&it, &k, &v)) == 1) {
+		uint32_t mno = store_get_u32((const uint8_t *)k.mv_data + 8);
+		Art17__FeedbackEntry *e, **n;
+		member *m;
+
+		e = calloc(1, sizeof(*e));
+		n = realloc(r->feedback, (r->n_feedback + 1) * sizeof(*n));
+		if (e == NULL || n == NULL) {
+			free(e);
+			if (n)
+				r->feedback = n;
+			rv = A17_ENOMEM;
+			break;
+		}
+		r->feedback = n;
+		art17__feedback_entry__init(e);
+		pthread_mutex_lock(&b->mtx);
+		m = mno < b->n_members ? b->members[mno] : NULL;
+		e->member_id = strdup(m ? m->id : "?");
+		pthread_mutex_unlock(&b->mtx);
+		e->feedback =
+		    art17__feedback__unpack(NULL, v.mv_size, v.mv_data);
+		r->feedback[r->n_feedback++] = e;
+		if (e->feedback == NULL) {
+			rv = A17_ECORRUPT;
+			break;
+		}
+	}
+	store_iter_end(&it);
+	store_txn_abort(&t);
+	return rv < 0 ? rv : 0;
+}
+
 /* Frees what the handlers put in r (all heap, protobuf-c layout). */
 static void
 reply_fini(Art17__AdminReply *r)
@@ -762,6 +821,14 @@ reply_fini(Art17__AdminReply *r)
 	for (size_t i = 0; i < r->n_staff; i++)
 		art17__staff_record__free_unpacked(r->staff[i], NULL);
 	free(r->staff);
+	for (size_t i = 0; i < r->n_feedback; i++) {
+		free(r->feedback[i]->member_id);
+		if (r->feedback[i]->feedback)
+			art17__feedback__free_unpacked(r->feedback[i]->feedback,
+			                               NULL);
+		free(r->feedback[i]);
+	}
+	free(r->feedback);
 	if (r->info != protobuf_c_empty_string)
 		free(r->info);
 	for (size_t i = 0; i < r->n_requests; i++)
@@ -886,6 +953,15 @@ serve_one(broker *b, nng_msg *msg)
 			reply_error(&r, rv, "A17-E0340", err);
 		else
 			r.info = strdup(err);
+		break;
+	case ART17__ADMIN_REQUEST__OP_FEEDBACK_LIST:
+		rv = feedback_list(b, a->feedback_list->request_id, &r);
+		if (rv != 0) {
+			snprintf(err, sizeof(err), "request %s: %s",
+			         a->feedback_list->request_id,
+			         a17_strerror(rv));
+			reply_error(&r, rv, "A17-E0323", err);
+		}
 		break;
 	case ART17__ADMIN_REQUEST__OP_MEMBER_REKEY:
 		rv = db_member_rekey(b, a->member_rekey->member_id,

@@ -30,6 +30,8 @@ enum {
 	DB_CONSENT,    /* u32 member_no, u64 no -> ConsentRecord (history) */
 	DB_INCIDENTS,  /* str incident_id -> IncidentRecord */
 	DB_AUDIT,      /* u64 seq -> AuditRecord (hash-chained) */
+	DB_FEEDBACK,   /* u64 request_no, u32 member_no, u32 version -> Feedback
+	                */
 	DB_STAFF, /* u32 member_no, str staff_id, u64 effective -> StaffRecord
 	           */
 	DB_COUNT
@@ -198,6 +200,10 @@ typedef struct staff_key {
 /* The eligible staff of member_no at now: account yes, not abolished. */
 int staff_eligible(store_txn *t, uint32_t member_no, int64_t now,
                    staff_key **out, size_t *n);
+
+/* 1 when staff_id is registered (not abolished) at member_no at now. */
+int staff_registered(store_txn *t, uint32_t member_no, const char *staff_id,
+                     int64_t now);
 
 /* net.c */
 int net_start(broker *b);

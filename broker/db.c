@@ -24,6 +24,7 @@ static const char *const db_names[DB_COUNT] = {
     [DB_INCIDENTS] = "incidents",
     [DB_AUDIT] = "audit",
     [DB_STAFF] = "staff",
+    [DB_FEEDBACK] = "feedback",
 };
 
 static int

@@ -22,6 +22,7 @@
 #include <nng/supplemental/tls/tls.h>
 
 #include "broker.h"
+#include "feedback.h"
 #include "gate.h"
 #include "err.h"
 #include "log.h"
@@ -900,6 +901,167 @@ done_consent(void *arg, int rv)
 	done_agent_op(((consent_wrap *)arg)->h, rv);
 }
 
+/* ------------------------------------------------------------ feedback */
+
+typedef struct fb_op {
+	hctx *h;
+	char err[512];
+	int code; /* Art17__ErrCode to answer with, 0 = stored */
+} fb_op;
+
+/*
+ * Stores one version of a member's feedback on a request addressed and
+ * delivered to it. The same version again is answered as stored
+ * (idempotent). The copy becomes answered.
+ */
+static int
+apply_feedback(store_txn *t, void *arg)
+{
+	fb_op *op = arg;
+	hctx *h = op->h;
+	Art17__Feedback *f = h->wm.body->feedback;
+	Art17__DeliveryRecord *d;
+	Art17__RequestRecord *rq = NULL;
+	store_key k, fk;
+	MDB_val v;
+	uint64_t no, seq;
+	uint8_t *buf;
+	size_t len;
+	int64_t now = wire_now_ms();
+
+	op->code = 0;
+	op->err[0] = '\0';
+	store_key_init(&k);
+	store_key_str(&k, f->request_id ? f->request_id : "");
+	if (store_get(t, DB_REQIDS, &k, &v) != 0 || v.mv_size != 8)
+		goto unaddressed;
+	no = store_get_u64(v.mv_data);
+	store_key_init(&k);
+	store_key_u64(&k, no);
+	store_key_u32(&k, h->m->no);
+	if (store_get(t, DB_BYCOPY, &k, &v) != 0 || v.mv_size != 8)
+		goto unaddressed;
+	seq = store_get_u64(v.mv_data);
+	db_delivery_key(&k, h->m->no, seq);
+	if (store_get(t, DB_DELIVERIES, &k, &v) != 0)
+		goto unaddressed;
+	if ((d = art17__delivery_record__unpack(NULL, v.mv_size, v.mv_data)) ==
+	    NULL)
+		return A17_ECORRUPT;
+	if (d->delivered_ms == 0 ||
+	    d->state == ART17__DELIVERY_STATE__DS_WITHDRAWN) {
+		art17__delivery_record__free_unpacked(d, NULL);
+		goto unaddressed;
+	}
+	if (fb_validate(f, op->err, sizeof(op->err)) != 0) {
+		op->code = ART17__ERR_CODE__ERR_INVALID;
+		art17__delivery_record__free_unpacked(d, NULL);
+		return 0;
+	}
+	if (!staff_registered(t, h->m->no, f->contact, now)) {
+		snprintf(op->err, sizeof(op->err),
+		         "contact: '%s' is not registered staff of %s",
+		         f->contact, h->m->id);
+		op->code = ART17__ERR_CODE__ERR_INVALID;
+		art17__delivery_record__free_unpacked(d, NULL);
+		return 0;
+	}
+	if (f->version == 0) {
+		snprintf(op->err, sizeof(op->err),
+		         "version: 1 for the first feedback, then 2, 3, ...");
+		op->code = ART17__ERR_CODE__ERR_INVALID;
+		art17__delivery_record__free_unpacked(d, NULL);
+		return 0;
+	}
+	store_key_init(&fk);
+	store_key_u64(&fk, no);
+	store_key_u32(&fk, h->m->no);
+	store_key_u32(&fk, f->version);
+	if (store_get(t, DB_FEEDBACK, &fk, &v) == 0) {
+		/* the same version again: stored already */
+		art17__delivery_record__free_unpacked(d, NULL);
+		return 0;
+	}
+	store_key_init(&k);
+	store_key_u64(&k, no);
+	if (store_get(t, DB_REQUESTS, &k, &v) == 0)
+		rq = art17__request_record__unpack(NULL, v.mv_size, v.mv_data);
+	f->voluntary = rq != NULL &&
+	               rq->kind != ART17__ITEM_KIND__KIND_COOPERATION_REQUEST;
+	len = art17__feedback__get_packed_size(f);
+	if ((buf = malloc(len ? len : 1)) == NULL) {
+		if (rq)
+			art17__request_record__free_unpacked(rq, NULL);
+		art17__delivery_record__free_unpacked(d, NULL);
+		return A17_ENOMEM;
+	}
+	art17__feedback__pack(f, buf);
+	store_put(t, DB_FEEDBACK, &fk, buf, len);
+	free(buf);
+	if (d->state != ART17__DELIVERY_STATE__DS_ANSWERED) {
+		d->state = ART17__DELIVERY_STATE__DS_ANSWERED;
+		if (d->acked_ms == 0)
+			d->acked_ms = now;
+	}
+	d->answered_ms = now;
+	db_delivery_key(&k, h->m->no, seq);
+	reg_put_delivery(t, h->m->no, seq, d);
+	audit_append(
+	    t, h->m->id, "feedback.store", h->m->id, rq ? rq->exercise : 0,
+	    "%sfeedback version %u on request %s: %s, %zu "
+	    "indicators, contact %s",
+	    f->voluntary ? "voluntary " : "", f->version, f->request_id,
+	    fb_status_name(f->status), f->n_indicators, f->contact);
+	if (rq)
+		art17__request_record__free_unpacked(rq, NULL);
+	art17__delivery_record__free_unpacked(d, NULL);
+	return t->rv;
+unaddressed:
+	snprintf(op->err, sizeof(op->err),
+	         "feedback for a request not delivered to the sender");
+	op->code = ART17__ERR_CODE__ERR_NOT_ADDRESSED;
+	return 0;
+}
+
+static void
+done_feedback(void *arg, int rv)
+{
+	fb_op *op = arg;
+	hctx *h = op->h;
+	Art17__Feedback *f = h->wm.body->feedback;
+
+	if (rv != 0) {
+		send_error(h, ART17__ERR_CODE__ERR_INTERNAL, "A17-E0205",
+		           a17_strerror(rv));
+	} else if (op->code == ART17__ERR_CODE__ERR_NOT_ADDRESSED) {
+		log_reject("A17-W0116", "%s: %s (%s)", h->m->id, op->err,
+		           f->request_id);
+		send_error(h, op->code, "A17-W0116", op->err);
+	} else if (op->code != 0) {
+		log_reject("A17-W0117", "%s: feedback on %s: %s", h->m->id,
+		           f->request_id, op->err);
+		send_error(h, op->code, "A17-W0117", op->err);
+	} else {
+		Art17__Body body = ART17__BODY__INIT;
+		Art17__Header hdr;
+		Art17__FeedbackOk ok = ART17__FEEDBACK_OK__INIT;
+		uint8_t id[WIRE_MSGID_LEN];
+
+		a17_crashpoint("broker.after_feedback_commit");
+		wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_FEEDBACK_OK,
+		                 "broker", 0);
+		ok.request_id = f->request_id;
+		ok.version = f->version;
+		body.hdr = &hdr;
+		body.payload_case = ART17__BODY__PAYLOAD_FEEDBACK_OK;
+		body.feedback_ok = &ok;
+		send_body(h, &body, 0);
+	}
+	free(op);
+	h->aux = NULL;
+	wire_msg_fini(&h->wm);
+}
+
 /* ------------------------------------------------------------ handling */
 
 static int
@@ -1188,6 +1350,40 @@ handle(hctx *h, nng_msg *msg)
 		/* h->wm now belongs to the op; done_receipt frees it */
 		if (store_writer_submit(b->wr, &h->op) != 0)
 			done_receipt(h, A17_ECLOSED);
+		return;
+	}
+
+	case ART17__BODY__PAYLOAD_FEEDBACK: {
+		fb_op *fo;
+
+		pthread_mutex_lock(&b->mtx);
+		s = session_find(b, pipe);
+		rv = (s != NULL && s->bound && s->m == m);
+		pthread_mutex_unlock(&b->mtx);
+		if (!rv) {
+			log_reject("A17-W0110", "%s: pipe %u not authenticated",
+			           m->id, pipe);
+			send_error(h, ART17__ERR_CODE__ERR_NOT_AUTHENTICATED,
+			           "A17-W0110", "say hello first");
+			break;
+		}
+		if ((fo = calloc(1, sizeof(*fo))) == NULL) {
+			send_error(h, ART17__ERR_CODE__ERR_INTERNAL,
+			           "A17-E0203", "out of memory");
+			break;
+		}
+		h->wm = wm;
+		memset(&wm, 0, sizeof(wm));
+		wmp = &h->wm;
+		fo->h = h;
+		h->aux = fo;
+		h->m = m;
+		h->state = HC_BUSY;
+		h->op.apply = apply_feedback;
+		h->op.done = done_feedback;
+		h->op.arg = fo;
+		if (store_writer_submit(b->wr, &h->op) != 0)
+			done_feedback(fo, A17_ECLOSED);
 		return;
 	}
 

@@ -522,3 +522,42 @@ staff_list(broker *b, const char *member_id, Art17__AdminReply *r, char *err,
 	store_txn_abort(&t);
 	return rv;
 }
+
+typedef struct reg_q {
+	const char *id;
+	int64_t now;
+	Art17__StaffRecord *cur;
+} reg_q;
+
+static int
+reg_fn(Art17__StaffRecord *r, void *arg)
+{
+	reg_q *q = arg;
+
+	if (strcmp(r->staff_id, q->id) != 0 || r->effective_ms > q->now) {
+		art17__staff_record__free_unpacked(r, NULL);
+		return 0;
+	}
+	if (q->cur != NULL)
+		art17__staff_record__free_unpacked(q->cur, NULL);
+	q->cur = r;
+	return 0;
+}
+
+int
+staff_registered(store_txn *t, uint32_t member_no, const char *staff_id,
+                 int64_t now)
+{
+	reg_q q = {staff_id, now, NULL};
+	int yes;
+
+	if (staff_id == NULL || each_snapshot(t, member_no, reg_fn, &q) != 0) {
+		if (q.cur)
+			art17__staff_record__free_unpacked(q.cur, NULL);
+		return 0;
+	}
+	yes = q.cur != NULL && !q.cur->abolished;
+	if (q.cur)
+		art17__staff_record__free_unpacked(q.cur, NULL);
+	return yes;
+}

@@ -32,6 +32,7 @@
 #include "err.h"
 #include "log.h"
 #include "wire.h"
+#include "feedback.h"
 #include "seal.h"
 
 #define CTL_VERSION "0.1.0"
@@ -136,6 +137,7 @@ static const char usage_main[] =
     "  audit verify         check the audit log's hash chain\n"
     "  audit show           show audit log entries\n"
     "  staff apply M        apply a staff change form (continue/abolish/new)\n"
+    "  feedback list R      members' structured feedback on a request\n"
     "  staff list M         registered staff of a member, over time\n"
     "  help [COMMAND]       show help for a command\n"
     "\n"
@@ -339,6 +341,13 @@ static const char usage_member_rekey[] =
     "rotate-agent). From now on only the new key is accepted; the old one is\n"
     "kept so that receipts it signed still verify (art17ctl audit verify).\n";
 
+static const char usage_feedback_list[] =
+    "Usage: art17ctl feedback list REQUEST_ID [--json]\n"
+    "\n"
+    "Every version of every member's structured feedback on a request, then\n"
+    "an aggregate over each member's latest version: how many replied, how\n"
+    "many are affected, and which indicators two or more members reported.\n";
+
 struct helpent {
 	const char *name;
 	const char *text;
@@ -365,6 +374,7 @@ static const struct helpent helps[] = {
     {"audit show", usage_audit_show},
     {"staff apply", usage_staff_apply},
     {"member rekey", usage_member_rekey},
+    {"feedback list", usage_feedback_list},
     {"staff list", usage_staff_list},
     {NULL, NULL},
 };
@@ -3304,6 +3314,171 @@ cmd_member_rekey(struct ctl *c, int argc, char **argv)
 	return rv;
 }
 
+/* ------------------------------------------------------------ feedback */
+
+static const char *
+fb_scope_word(Art17__Scope s)
+{
+	switch (s) {
+	case ART17__SCOPE__SCOPE_TF1_ONLY:
+		return "tf1-only";
+	case ART17__SCOPE__SCOPE_TASKFORCE:
+		return "taskforce";
+	case ART17__SCOPE__SCOPE_MEMBERS:
+		return "members";
+	case ART17__SCOPE__SCOPE_MEMBERS_CONSTITUENTS:
+		return "members+constituents";
+	case ART17__SCOPE__SCOPE_PUBLIC:
+		return "public";
+	default:
+		return "?";
+	}
+}
+
+/* The latest version per member: entries come sorted by member, version. */
+static int
+fb_is_latest(Art17__FeedbackEntry **e, size_t n, size_t i)
+{
+	return i + 1 == n || strcmp(e[i]->member_id, e[i + 1]->member_id) != 0;
+}
+
+static int
+cmd_feedback_list(struct ctl *c, int argc, char **argv)
+{
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__StatusQuery q = ART17__STATUS_QUERY__INIT;
+	const char *id = NULL;
+	bool json;
+	struct reply rp;
+	json_t *agg_ind;
+	size_t i, j, members = 0, affected = 0;
+	int rv;
+
+	if ((rv = parse_simple(argc, argv, "feedback list", usage_feedback_list,
+	                       true, &id, &json)) != 0)
+		return rv < 0 ? CTL_EX_OK : rv;
+	q.request_id = (char *)id;
+	req.op_case = ART17__ADMIN_REQUEST__OP_FEEDBACK_LIST;
+	req.feedback_list = &q;
+	if ((rv = reply_get(c, &req, &rp)) != 0)
+		goto out;
+	/* aggregate: indicator "type:value" -> members reporting it */
+	agg_ind = json_object();
+	for (i = 0; i < rp.r->n_feedback; i++) {
+		Art17__FeedbackEntry *e = rp.r->feedback[i];
+
+		if (!fb_is_latest(rp.r->feedback, rp.r->n_feedback, i))
+			continue;
+		members++;
+		if (e->feedback->status == ART17__FEEDBACK_STATUS__FB_AFFECTED)
+			affected++;
+		for (j = 0; j < e->feedback->n_indicators; j++) {
+			char key[2100];
+			json_t *arr;
+
+			snprintf(
+			    key, sizeof(key), "%s:%s",
+			    fb_indicator_name(e->feedback->indicators[j]->type),
+			    e->feedback->indicators[j]->value);
+			if ((arr = json_object_get(agg_ind, key)) == NULL) {
+				arr = json_array();
+				json_object_set_new(agg_ind, key, arr);
+			}
+			json_array_append_new(arr, json_string(e->member_id));
+		}
+	}
+	if (json) {
+		json_t *o = json_object(), *a = json_array(),
+		       *shared = json_array();
+		const char *key;
+		json_t *val;
+
+		for (i = 0; i < rp.r->n_feedback; i++) {
+			Art17__FeedbackEntry *e = rp.r->feedback[i];
+			Art17__Feedback *f = e->feedback;
+			json_t *inds = json_array();
+
+			for (j = 0; j < f->n_indicators; j++)
+				json_array_append_new(
+				    inds, json_pack("{s:s, s:s}", "type",
+				                    fb_indicator_name(
+				                        f->indicators[j]->type),
+				                    "value",
+				                    f->indicators[j]->value));
+			json_array_append_new(
+			    a,
+			    json_pack(
+			        "{s:s, s:i, s:s, s:s, s:o, s:I, s:s, s:s, "
+			        "s:s, s:b, s:b, s:s}",
+			        "member_id", e->member_id, "version",
+			        (int)f->version, "status",
+			        fb_status_name(f->status), "contact",
+			        f->contact, "indicators", inds, "count",
+			        (json_int_t)f->count, "impact", f->impact,
+			        "text", f->text, "sharing_wish",
+			        fb_scope_word(f->sharing_wish), "secrecy_wish",
+			        f->secrecy_wish == ART17__SECRET__SECRET_YES,
+			        "voluntary", (int)f->voluntary,
+			        "decline_reason", f->decline_reason));
+		}
+		json_object_foreach(agg_ind, key, val)
+		{
+			if (json_array_size(val) >= 2)
+				json_array_append_new(
+				    shared, json_pack("{s:s, s:O}", "indicator",
+				                      key, "members", val));
+		}
+		json_object_set_new(o, "request_id", json_string(id));
+		json_object_set_new(o, "feedback", a);
+		json_object_set_new(
+		    o, "aggregate",
+		    json_pack("{s:I, s:I, s:o}", "members_replied",
+		              (json_int_t)members, "members_affected",
+		              (json_int_t)affected, "indicators_by_two_or_more",
+		              shared));
+		rv = jout(o);
+	} else {
+		struct table t;
+		const char *key;
+		json_t *val;
+		int any = 0;
+
+		table_init(&t, 7);
+		table_row(&t, "MEMBER", "VERSION", "STATUS", "CONTACT",
+		          "INDICATORS", "FEEDBACK", "TEXT");
+		for (i = 0; i < rp.r->n_feedback; i++) {
+			Art17__FeedbackEntry *e = rp.r->feedback[i];
+			Art17__Feedback *f = e->feedback;
+			char ver[16], nind[16];
+
+			snprintf(ver, sizeof(ver), "%u", f->version);
+			snprintf(nind, sizeof(nind), "%zu", f->n_indicators);
+			table_row(&t, e->member_id, ver,
+			          fb_status_name(f->status), f->contact, nind,
+			          f->voluntary ? "voluntary" : "requested",
+			          f->text);
+		}
+		table_print(&t, stdout);
+		table_fini(&t);
+		printf("%zu member%s replied, %zu affected\n", members,
+		       members == 1 ? "" : "s", affected);
+		json_object_foreach(agg_ind, key, val)
+		{
+			if (json_array_size(val) < 2)
+				continue;
+			if (!any++)
+				printf("indicators reported by two or more "
+				       "members:\n");
+			printf("  %s (%zu members)\n", key,
+			       json_array_size(val));
+		}
+	}
+	json_decref(agg_ind);
+out:
+	reply_fini(&rp);
+	return rv;
+}
+
 /* ------------------------------------------------------------ main */
 
 struct command {
@@ -3333,6 +3508,7 @@ static const struct command commands[] = {
     {"audit", "verify", cmd_audit_verify},
     {"audit", "show", cmd_audit_show},
     {"staff", "apply", cmd_staff_apply},
+    {"feedback", "list", cmd_feedback_list},
     {"staff", "list", cmd_staff_list},
     {NULL, NULL, NULL},
 };

@@ -60,7 +60,7 @@ case_() {
 	# shellcheck disable=SC2254
 	case "$out" in $want) ;; *) fail "$name: got '$out', want '$want'" ;; esac
 	wait_for 10 more_rej "$id" "$before" ||
-		fail "$name: no new '$id rejected' in the broker log"
+		fail "$name: no new '$id rejected' in the broker log (client: $out)"
 	still_served "$name"
 	echo "$name: $out [$id]"
 }
@@ -108,10 +108,8 @@ case_ "replayed message" A17-W0109 "*error 6 A17-W0109" \
 	"$ART17_PKI/agents/m3" replay
 case_ "tampered envelope" A17-W0105 "error 2 A17-W0105" \
 	"$ART17_PKI/agents/m3" tampered
-case_ "feedback for a request never addressed to the sender" A17-W0113 \
-	"error * A17-W0113" "$ART17_PKI/agents/m3" feedback-unaddressed
-echo "  (feedback is not served yet: the broker refuses every Feedback" \
-	"as an unexpected kind; this shows the refusal, not an addressing check)"
+case_ "feedback for a request never addressed to the sender" A17-W0116 \
+	"error 5 A17-W0116" "$ART17_PKI/agents/m3" feedback-unaddressed "$rid"
 
 # --- nothing changed, and the good agents are still served
 rid=$(ctl request issue --kind share --incident "$INC" --title after \

@@ -21,7 +21,9 @@
  *                         a signed receipt for a copy that belongs to
  *                         another member (HASH: 64 hex digits, default
  *                         zeros)
- *   feedback-unaddressed  Feedback for a request never sent to us
+ *   feedback-unaddressed [REQID]
+ *                         Feedback for a request never sent to us (REQID:
+ *                         another member's request; default a made-up id)
  *   wrong-key-hello OTHER-KEYDIR
  *                         the handshake as this member, signed with the
  *                         key of the member in OTHER-KEYDIR
@@ -46,7 +48,7 @@ static const char *modes =
     "garbage oversized huge unsigned unknown-key tampered wrong-member "
     "no-hello-poll no-hello-receipt bad-nonce\n"
     "after a real handshake: hello replay cross-receipt REQID SEQ [HASH] "
-    "feedback-unaddressed wrong-key-hello OTHER-KEYDIR";
+    "feedback-unaddressed [REQID] wrong-key-hello OTHER-KEYDIR";
 
 enum { X_REPLY, X_DROPPED, X_BADREPLY };
 
@@ -102,17 +104,28 @@ aio_finish(nng_aio *aio)
 }
 
 static void
-print_dropped(const char *what, int rv)
+print_dropped(int sending, const char *step, int rv)
 {
-	if (__atomic_load_n(&pipe_closed, __ATOMIC_SEQ_CST))
-		printf("dropped (%sconnection closed by the broker)\n", what);
+	const char *why = __atomic_load_n(&pipe_closed, __ATOMIC_SEQ_CST)
+	                      ? "connection closed by the broker"
+	                      : nng_strerror(rv);
+
+	if (sending)
+		printf("dropped (send%s%s: %s)\n", step ? " " : "",
+		       step ? step : "", why);
+	else if (step)
+		printf("dropped (no answer to %s: %s)\n", step, why);
 	else
-		printf("dropped (%s%s)\n", what, nng_strerror(rv));
+		printf("dropped (%s)\n", why);
 }
 
-/* Sends buf and opens the reply into *m (X_REPLY), or prints why not. */
+/*
+ * Sends buf and opens the reply into *m (X_REPLY), or prints why not. STEP
+ * names the message in the output, or is NULL.
+ */
 static int
-xchg(const uint8_t *buf, size_t len, int timeout_ms, wire_msg *m)
+xchg(const uint8_t *buf, size_t len, int timeout_ms, const char *step,
+     wire_msg *m)
 {
 	nng_aio *aio;
 	nng_msg *msg;
@@ -131,7 +144,7 @@ xchg(const uint8_t *buf, size_t len, int timeout_ms, wire_msg *m)
 	if ((rv = aio_finish(aio)) != 0) {
 		nng_msg_free(nng_aio_get_msg(aio));
 		nng_aio_free(aio);
-		print_dropped("send: ", rv);
+		print_dropped(1, step, rv);
 		return X_DROPPED;
 	}
 	__atomic_store_n(&aio_done, 0, __ATOMIC_SEQ_CST);
@@ -139,7 +152,7 @@ xchg(const uint8_t *buf, size_t len, int timeout_ms, wire_msg *m)
 	nng_recv_aio(sock, aio);
 	if ((rv = aio_finish(aio)) != 0) {
 		nng_aio_free(aio);
-		print_dropped("", rv);
+		print_dropped(0, step, rv);
 		return X_DROPPED;
 	}
 	msg = nng_aio_get_msg(aio);
@@ -178,7 +191,7 @@ send_report(const uint8_t *buf, size_t len, int timeout_ms, const char *what)
 {
 	wire_msg m;
 
-	switch (xchg(buf, len, timeout_ms, &m)) {
+	switch (xchg(buf, len, timeout_ms, what, &m)) {
 	case X_REPLY:
 		return report(&m, what);
 	case X_DROPPED:
@@ -258,7 +271,7 @@ handshake(const char *sender, const a17_key *k, uint32_t *keepalive_ms)
 	body.hello_req = &hr;
 	if (wire_seal(&body, k, &buf, &len) != 0)
 		return 2;
-	rv = xchg(buf, len, TIMEO_MS, &m);
+	rv = xchg(buf, len, TIMEO_MS, "HelloReq", &m);
 	free(buf);
 	if (rv != X_REPLY)
 		return rv == X_DROPPED ? 0 : 1;
@@ -281,7 +294,7 @@ handshake(const char *sender, const a17_key *k, uint32_t *keepalive_ms)
 	body.hello = &h;
 	if (wire_seal(&body, k, &buf, &len) != 0)
 		return 2;
-	rv = xchg(buf, len, TIMEO_MS, &m);
+	rv = xchg(buf, len, TIMEO_MS, "Hello", &m);
 	free(buf);
 	if (rv != X_REPLY)
 		return rv == X_DROPPED ? 0 : 1;
@@ -319,7 +332,7 @@ mode_replay(const a17_key *k, uint32_t keepalive_ms)
 	if (wire_seal(&body, k, &buf, &len) != 0)
 		return 2;
 	/* held until the keep-alive runs out (or the real agent polls) */
-	rv = xchg(buf, len, (int)keepalive_ms + TIMEO_MS, &m);
+	rv = xchg(buf, len, (int)keepalive_ms + TIMEO_MS, "first Poll", &m);
 	if (rv != X_REPLY) {
 		free(buf);
 		printf("first poll was not answered\n");
@@ -391,7 +404,7 @@ mode_cross_receipt(const a17_key *k, const char *reqid, const char *seq,
 
 /* After the handshake: Feedback on a request never addressed to us. */
 static int
-mode_feedback(const a17_key *k)
+mode_feedback(const a17_key *k, const char *reqid)
 {
 	Art17__Body body = ART17__BODY__INIT;
 	Art17__Header hdr;
@@ -402,7 +415,7 @@ mode_feedback(const a17_key *k)
 	int rv;
 
 	wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_FEEDBACK, member, 0);
-	fb.request_id = "R999999-deadbeef";
+	fb.request_id = (char *)(reqid ? reqid : "R999999-deadbeef");
 	fb.version = 1;
 	fb.status = ART17__FEEDBACK_STATUS__FB_NOT_AFFECTED;
 	fb.text = "a17-badclient: feedback for a request never sent to us";
@@ -516,9 +529,11 @@ main(int argc, char **argv)
 		return usage();
 	if (rv == 1) {
 		/* a mode that says hello first */
-		if (strcmp(mode, "hello") == 0 || strcmp(mode, "replay") == 0 ||
-		    strcmp(mode, "feedback-unaddressed") == 0) {
+		if (strcmp(mode, "hello") == 0 || strcmp(mode, "replay") == 0) {
 			if (nargs != 0)
+				return usage();
+		} else if (strcmp(mode, "feedback-unaddressed") == 0) {
+			if (nargs > 1)
 				return usage();
 		} else if (strcmp(mode, "cross-receipt") == 0) {
 			if (nargs != 2 && nargs != 3)
@@ -589,7 +604,7 @@ main(int argc, char **argv)
 		rv = mode_cross_receipt(k, argv[4], argv[5],
 		                        nargs == 3 ? argv[6] : NULL);
 	} else {
-		rv = mode_feedback(k);
+		rv = mode_feedback(k, nargs == 1 ? argv[4] : NULL);
 	}
 out:
 	free(buf);
