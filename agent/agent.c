@@ -13,6 +13,7 @@
 
 #include "agent.h"
 #include "feedback.h"
+#include "marking.h"
 #include "seal.h"
 #include "err.h"
 #include "log.h"
@@ -50,6 +51,13 @@ usage(FILE *f)
 	    "investigating,\n"
 	    "                     affected, mitigated, declined); each call "
 	    "is a new version\n"
+	    "  reshare-check ID --to-category CAT\n"
+	    "                     may this member (a mutual-aid body) pass "
+	    "the item on to a\n"
+	    "                     constituent of category CAT? answers "
+	    "ALLOWED (exit 0) or\n"
+	    "                     DENIED (exit 3) and cites the rule (RULES "
+	    "Q21)\n"
 	    "  accept ID --person NAME\n"
 	    "                     record that NAME at the member has read "
 	    "it; the broker\n"
@@ -75,11 +83,14 @@ usage(FILE *f)
 	    "address)\n"
 	    "      --insecure     allow plain tcp:// (loopback only)\n"
 	    "      --nosync       do not fsync (drills and tests only)\n"
+	    "      --user NAME    when started as root, run as NAME once the "
+	    "keys,\n"
+	    "                     store and socket are open\n"
 	    "  -v, --verbose      more logging\n"
 	    "  -h, --help, -V, --version\n"
 	    "\n"
-	    "Exit status: 0 success, 1 failure, 2 usage error, 4 not "
-	    "found.\n");
+	    "Exit status: 0 success, 1 failure, 2 usage error, 3 denied "
+	    "(reshare-check),\n4 not found.\n");
 }
 
 static const char *
@@ -621,6 +632,8 @@ main(int argc, char **argv)
 	    {"nosync", no_argument, NULL, 'N'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"person", required_argument, NULL, 'P'},
+	    {"user", required_argument, NULL, 'U'},
+	    {"to-category", required_argument, NULL, 'C'},
 	    {"staff", required_argument, NULL, 'T'},
 	    {"key", required_argument, NULL, 'K'},
 	    {"ref", required_argument, NULL, 'R'},
@@ -629,6 +642,7 @@ main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	agent_cfg cfg;
+	const char *to_cat = NULL;
 	const char *cmd, *person = NULL, *ref = NULL, *staff = NULL,
 	                 *sealkey = NULL;
 	store *st = NULL;
@@ -690,6 +704,12 @@ main(int argc, char **argv)
 			break;
 		case 'P':
 			person = optarg;
+			break;
+		case 'U':
+			cfg.run_as = optarg;
+			break;
+		case 'C':
+			to_cat = optarg;
 			break;
 		case 'T':
 			staff = optarg;
@@ -772,6 +792,63 @@ main(int argc, char **argv)
 			return 1;
 		}
 		return 0;
+	}
+	if (strcmp(cmd, "reshare-check") == 0) {
+		store_txn t;
+		store_key k;
+		MDB_val v;
+		Art17__InboxRecord *r = NULL;
+		Art17__Body *b = NULL;
+		Art17__Request *q = NULL;
+		mk_category cat;
+		mk_verdict vd;
+
+		if (optind + 1 != argc || to_cat == NULL) {
+			fprintf(stderr, "art17-agent: reshare-check ID "
+			                "--to-category CAT\n");
+			return 2;
+		}
+		if (mk_category_parse(to_cat, &cat) != 0) {
+			fprintf(stderr,
+			        "art17-agent: --to-category: national-gov, "
+			        "local-gov, critical-infra, edu-research, "
+			        "association, cyber-vendor or other\n");
+			return 2;
+		}
+		if ((rv = inbox_open(cfg.datadir, 0, &st)) != 0 ||
+		    (rv = store_txn_begin(st, &t, 1)) != 0) {
+			fprintf(stderr, "art17-agent: inbox in %s: %s\n",
+			        cfg.datadir, a17_strerror(rv));
+			return 1;
+		}
+		store_key_init(&k);
+		store_key_str(&k, argv[optind]);
+		if (store_get(&t, ADB_INBOX, &k, &v) == 0 &&
+		    (r = art17__inbox_record__unpack(NULL, v.mv_size,
+		                                     v.mv_data)) != NULL)
+			q = stored_request(r, &b);
+		store_txn_abort(&t);
+		store_close(st);
+		if (q == NULL) {
+			if (r)
+				art17__inbox_record__free_unpacked(r, NULL);
+			fprintf(stderr, "art17-agent: no request %s\n",
+			        argv[optind]);
+			return 4;
+		}
+		vd = mk_reshare(q->marking, cat);
+		printf("%s: passing %s (%s, secret %s, scope: %s) on to a "
+		       "%s constituent\n  rule: %s\n",
+		       vd.allowed ? "ALLOWED" : "DENIED", q->request_id,
+		       tlp_name(q->marking),
+		       q->marking &&
+		               q->marking->secret == ART17__SECRET__SECRET_YES
+		           ? "yes"
+		           : "no",
+		       scope_name(q->marking), to_cat, vd.rule);
+		art17__body__free_unpacked(b, NULL);
+		art17__inbox_record__free_unpacked(r, NULL);
+		return vd.allowed ? 0 : 3;
 	}
 	if (strcmp(cmd, "read") == 0) {
 		uint8_t *pt;

@@ -35,6 +35,7 @@ typedef struct agent_cfg {
 	const char *member;
 	const char *url;
 	const char *server_name; /* TLS name to check; NULL: from url */
+	const char *run_as;      /* drop to this user when started as root */
 	int insecure;
 	int nosync;
 } agent_cfg;

@@ -9,6 +9,8 @@
  * say hello again.
  */
 #include <dirent.h>
+#include <grp.h>
+#include <pwd.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -66,11 +68,25 @@ broker_keyfn(void *arg, const uint8_t *kid, size_t len, const a17_key **k)
 	link_t *l = arg;
 
 	(void)len;
-	if (memcmp(kid, crypto_key_id(l->broker_key), A17_KEYID_LEN) == 0) {
-		*k = l->broker_key;
+	if (memcmp(kid, crypto_key_id(l->broker_key), A17_KEYID_LEN) != 0)
+		return A17_EUNKNOWNKEY;
+	*k = l->broker_key;
+	return 0;
+}
+
+/*
+ * Requests inside copies may have been signed before a broker key
+ * rotation (issued earlier, delivered now): they verify with the current
+ * key or a rotated-out one. The session itself (Challenge, Welcome) only
+ * ever with the current key: see broker_keyfn.
+ */
+static int
+copy_keyfn(void *arg, const uint8_t *kid, size_t len, const a17_key **k)
+{
+	link_t *l = arg;
+
+	if (broker_keyfn(arg, kid, len, k) == 0)
 		return 0;
-	}
-	/* copies stored or resent from before a broker key rotation */
 	for (size_t i = 0; i < l->n_old_broker; i++)
 		if (memcmp(kid, crypto_key_id(l->old_broker[i]),
 		           A17_KEYID_LEN) == 0) {
@@ -260,7 +276,7 @@ take_deliver(link_t *l, Art17__Deliver *d, uint64_t *cursor)
 		Art17__Copy *c = d->copies[i];
 
 		rv = wire_open(c->request_env.data, c->request_env.len,
-		               WIRE_MAX_MSG, broker_keyfn, l, 0, &ms[i]);
+		               WIRE_MAX_MSG, copy_keyfn, l, 0, &ms[i]);
 		if (rv != 0 ||
 		    ms[i].body->payload_case != ART17__BODY__PAYLOAD_REQUEST) {
 			log_reject("A17-W0503", "copy %llu: %s",
@@ -616,6 +632,35 @@ setup_socket(link_t *l)
 	return 0;
 }
 
+/*
+ * With keys, store and socket open, an agent started as root becomes
+ * run_as (like the broker); without --user it warns and runs on.
+ */
+static int
+drop_privileges(const char *run_as)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0)
+		return 0;
+	if (run_as == NULL) {
+		log_warnx("running as root: give --user NAME to drop "
+		          "privileges after start-up");
+		return 0;
+	}
+	if ((pw = getpwnam(run_as)) == NULL) {
+		log_warnx("--user %s: no such user", run_as);
+		return -1;
+	}
+	if (setgroups(1, &pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0 || setuid(0) == 0) {
+		log_warn("dropping privileges to %s", run_as);
+		return -1;
+	}
+	log_info("running as %s (uid %u)", run_as, (unsigned)pw->pw_uid);
+	return 0;
+}
+
 /* Loads KEYDIR/broker-sign-old/ *.pub, left there by art17-pki
  * rotate-broker. */
 static void
@@ -688,6 +733,8 @@ link_run(const agent_cfg *cfg)
 	}
 	inbox_cursor(l.st, &cursor);
 	if (setup_socket(&l) != 0)
+		return 1;
+	if (drop_privileges(cfg->run_as) != 0)
 		return 1;
 
 	memset(&sa, 0, sizeof(sa));

@@ -493,6 +493,19 @@ issue(broker *b, const char *coord, Art17__IssueRequest *in,
 		         a17_strerror(rv));
 		goto out;
 	}
+	for (size_t i = 0; op.sealed && i < op.n; i++) {
+		size_t sz = art17__sealed__get_packed_size(op.sealed[i]);
+
+		if (envlen + sz > WIRE_MAX_MSG - 64 * 1024) {
+			snprintf(
+			    err, errlen,
+			    "the sealed item for %s is too large to deliver: "
+			    "%zu bytes, the limit is %d",
+			    op.ids[i], envlen + sz, WIRE_MAX_MSG - 64 * 1024);
+			rv = A17_EINVAL;
+			goto out;
+		}
+	}
 	if (envlen > WIRE_MAX_MSG - 64 * 1024) {
 		snprintf(
 		    err, errlen,

@@ -17,6 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/supplemental/tls/tls.h>
@@ -398,6 +401,7 @@ apply_deliver(store_txn *t, void *arg)
 		uint64_t seq = store_get_u64((const uint8_t *)k.mv_data + 4);
 		Art17__Ground ng = ART17__GROUND__INIT, *saved_ground;
 		reg_verdict vd;
+		size_t csize;
 		int first;
 
 		d = art17__delivery_record__unpack(NULL, v.mv_size, v.mv_data);
@@ -465,8 +469,10 @@ apply_deliver(store_txn *t, void *arg)
 			ng.consent_ref = vd.consent_ref;
 			d->ground = &ng;
 		}
-		if (h->n_copies > 0 &&
-		    bytes + r->envelope.len > DELIVER_BYTES) {
+		csize =
+		    r->envelope.len +
+		    (d->sealed ? art17__sealed__get_packed_size(d->sealed) : 0);
+		if (h->n_copies > 0 && bytes + csize > DELIVER_BYTES) {
 			/* the rest goes in the next Deliver: every reply
 			 * stays under the size cap */
 			d->ground = saved_ground;
@@ -475,7 +481,7 @@ apply_deliver(store_txn *t, void *arg)
 			rv = 0;
 			break;
 		}
-		bytes += r->envelope.len;
+		bytes += csize;
 		c = &h->copies[h->n_copies];
 		c->seq = seq;
 		c->env_len = r->envelope.len;
@@ -1708,6 +1714,36 @@ slurp(const char *path)
 	return buf;
 }
 
+/*
+ * mbedTLS refuses every client certificate once the CRL's next update has
+ * passed: say so loudly at start, and two weeks ahead.
+ */
+static void
+crl_check_expiry(const char *path, const char *pem)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	X509_CRL *crl =
+	    bio ? PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL) : NULL;
+	const ASN1_TIME *next = crl ? X509_CRL_get0_nextUpdate(crl) : NULL;
+	int days = 0, secs = 0;
+
+	if (next != NULL && ASN1_TIME_diff(&days, &secs, NULL, next) == 1) {
+		if (days < 0 || (days == 0 && secs <= 0))
+			log_warnx("CRL %s has expired: every agent will be "
+			          "refused; re-sign it (art17-pki revoke) and "
+			          "restart",
+			          path);
+		else if (days < 14)
+			log_warnx("CRL %s expires in %d days; re-sign it "
+			          "before then (art17-pki revoke)",
+			          path, days);
+	} else {
+		log_warnx("CRL %s: cannot read its next update", path);
+	}
+	X509_CRL_free(crl);
+	BIO_free(bio);
+}
+
 int
 net_start(broker *b)
 {
@@ -1742,6 +1778,8 @@ net_start(broker *b)
 			snprintf(path, sizeof(path), "%s/ca/crl.pem",
 			         b->cfg.pkidir);
 		crl = slurp(path); /* optional */
+		if (crl != NULL)
+			crl_check_expiry(path, crl);
 		if ((rv = nng_tls_config_alloc(&tls_cfg,
 		                               NNG_TLS_MODE_SERVER)) != 0 ||
 		    (rv = nng_tls_config_auth_mode(

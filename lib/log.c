@@ -54,6 +54,10 @@ vlog(int lvl, const char *prefix, const char *fmt, va_list ap, int with_errno,
 		n = strlen(buf);
 		snprintf(buf + n, sizeof(buf) - n, ": %s", strerror(err));
 	}
+	/* strings from the network end up here: no forged lines */
+	for (char *p = buf; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	if (log_fg) {
 		struct timespec ts;
 		struct tm tm;

@@ -46,7 +46,7 @@
 #define PKI_CA_DAYS    3650
 #define PKI_LEAF_DAYS  825
 #define PKI_MAX_DAYS   36500
-#define PKI_CRL_DAYS   30
+#define PKI_CRL_DAYS   365
 #define PKI_MAX_HOSTS  16
 #define PKI_SKEW_SECS  300 /* default notBefore lag, for clock skew */
 #define PKI_SERIAL_LEN 16

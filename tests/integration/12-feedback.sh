@@ -81,5 +81,16 @@ wait_for 20 answered "$sid" m1 || fail "share not answered"
 ctl feedback list "$sid" --json | jq -e '.feedback[0].voluntary == true' >/dev/null ||
 	fail "share feedback not marked voluntary"
 echo "voluntary ok"
+# onward sharing (RULES Q21) as the member's agent sees it
+agent m1 reshare-check "$sid" --to-category critical-infra >/dev/null 2>&1
+[ $? = 3 ] || fail "scope members: passing on to a constituent allowed"
+cid=$(ctl request issue --kind share --incident "$INC" --title "constituents" \
+	--content "x" --secret no --tlp green --scope members+constituents --to m1 | head -n 1)
+ctl request status "$cid" --wait-acked 30 >/dev/null || fail "share 2"
+agent m1 reshare-check "$cid" --to-category critical-infra | grep -q "^ALLOWED.*" ||
+	fail "critical-infra constituent denied"
+out=$(agent m1 reshare-check "$cid" --to-category cyber-vendor) && fail "vendor allowed"
+echo "$out" | grep -q "DENIED.*" && echo "$out" | grep -q "Q21" || fail "no rule cited: $out"
+echo "reshare-check ok"
 ctl audit verify >/dev/null || fail "audit"
 echo "feedback: ok"
