@@ -243,6 +243,12 @@ apply_issue(store_txn *t, void *arg)
 	store_key_str(&k, rid);
 	put_be64(b8, op->rec.request_no);
 	store_put(t, DB_REQIDS, &k, b8, 8);
+	if (op->rec.fingerprint.len == A17_SHA256_LEN) {
+		store_key_init(&k);
+		store_key_u8(&k, 1);
+		store_key_bytes(&k, op->rec.fingerprint.data, A17_SHA256_LEN);
+		store_put(t, DB_FPRINT, &k, rid, strlen(rid));
+	}
 	audit_append(t, op->coord, "request.issue", rid, op->rec.exercise,
 	             "request %s \"%s\" issued for incident %s to %zu of %zu "
 	             "members",
@@ -353,6 +359,58 @@ seal_for_members(broker *b, issue_op *op, const char *reqid,
 	return rv;
 }
 
+/* SHA-256 of the content, lower-cased, white space runs folded to one
+ * space and trimmed at both ends. */
+static void
+content_fingerprint(const uint8_t *p, size_t n, uint8_t out[A17_SHA256_LEN])
+{
+	uint8_t *norm = malloc(n ? n : 1);
+	size_t m = 0;
+	int space = 0;
+
+	if (norm == NULL) {
+		crypto_sha256(p, n, out);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = p[i];
+
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+			space = m > 0;
+			continue;
+		}
+		if (space)
+			norm[m++] = ' ';
+		space = 0;
+		norm[m++] = (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+	}
+	crypto_sha256(norm, m, out);
+	free(norm);
+}
+
+/* Was this fingerprint shared before? Names the earlier request. */
+static int
+fingerprint_seen(broker *b, const uint8_t *fp, char *earlier, size_t len)
+{
+	store_txn t;
+	store_key k;
+	MDB_val v;
+	int seen = 0;
+
+	if (store_txn_begin(b->st, &t, 1) != 0)
+		return 0;
+	store_key_init(&k);
+	store_key_u8(&k, 1);
+	store_key_bytes(&k, fp, A17_SHA256_LEN);
+	if (store_get(&t, DB_FPRINT, &k, &v) == 0) {
+		snprintf(earlier, len, "%.*s", (int)v.mv_size,
+		         (const char *)v.mv_data);
+		seen = 1;
+	}
+	store_txn_abort(&t);
+	return seen;
+}
+
 static int
 issue(broker *b, const char *coord, Art17__IssueRequest *in,
       Art17__AdminReply *r, char *err, size_t errlen)
@@ -366,7 +424,7 @@ issue(broker *b, const char *coord, Art17__IssueRequest *in,
 	issue_op op;
 	uint8_t *env = NULL, *bbuf = NULL;
 	size_t envlen, blen;
-	uint8_t hash[A17_SHA256_LEN];
+	uint8_t hash[A17_SHA256_LEN], fp[A17_SHA256_LEN];
 	int rv;
 
 	memset(&op, 0, sizeof(op));
@@ -416,9 +474,19 @@ issue(broker *b, const char *coord, Art17__IssueRequest *in,
 				rv = A17_ENOTFOUND;
 				break;
 			}
+			if (m->reporter) {
+				snprintf(err, errlen,
+				         "'%s' is a registered reporter, not a "
+				         "member: it cannot receive items",
+				         in->to[i]);
+				rv = A17_EDENIED;
+				break;
+			}
 		} else {
-			/* skip numbers reserved by a failed add */
-			while (j < b->n_members && b->members[j] == NULL)
+			/* skip numbers reserved by a failed add, and
+			 * reporters, who are not members */
+			while (j < b->n_members && (b->members[j] == NULL ||
+			                            b->members[j]->reporter))
 				j++;
 			if (j >= b->n_members) {
 				op.n = i;
@@ -487,6 +555,27 @@ issue(broker *b, const char *coord, Art17__IssueRequest *in,
 	}
 	art17__body__pack(&body, bbuf);
 	crypto_sha256(bbuf, blen, hash);
+	/* RULES Q17: no repeated sharing. The fingerprint is over the
+	 * content with case and runs of white space folded; secret content
+	 * is not fingerprinted (not even a hash of it rests on disk). */
+	if (in->marking->secret != ART17__SECRET__SECRET_YES) {
+		char earlier[64];
+
+		content_fingerprint(in->content.data, in->content.len, fp);
+		if (fingerprint_seen(b, fp, earlier, sizeof(earlier)) &&
+		    !in->force) {
+			snprintf(
+			    err, errlen,
+			    "this content was already shared as %s "
+			    "(the same text, up to case and spacing); the "
+			    "council does not re-share (RULES Q17). Nothing "
+			    "was sent; repeat with --force to share it "
+			    "again",
+			    earlier);
+			rv = A17_EEXIST;
+			goto out;
+		}
+	}
 	if ((rv = wire_seal_bytes(bbuf, blen, b->sign_key, &env, &envlen)) !=
 	    0) {
 		snprintf(err, errlen, "sealing the request: %s",
@@ -527,6 +616,11 @@ issue(broker *b, const char *coord, Art17__IssueRequest *in,
 	op.rec.body_hash.len = sizeof(hash);
 	op.rec.incident_id = in->incident_id;
 	op.rec.deadline_ms = in->deadline_ms;
+	op.rec.marking = &mk;
+	if (in->marking->secret != ART17__SECRET__SECRET_YES) {
+		op.rec.fingerprint.data = fp;
+		op.rec.fingerprint.len = sizeof(fp);
+	}
 
 	op.coord = coord;
 	op.verdicts = calloc(op.n, sizeof(*op.verdicts));
@@ -811,6 +905,332 @@ feedback_list(broker *b, const char *reqid, Art17__AdminReply *r)
 	return rv < 0 ? rv : 0;
 }
 
+/* ---------------------------------------------------- marking revisions */
+
+typedef struct remark_op {
+	const char *coord;
+	Art17__MarkingRevision *in;
+	uint64_t no;
+	Art17__Marking newm;
+	int exercise;
+	uint8_t *env;  /* the signed revision, made once the new marking */
+	size_t envlen; /* is known (inside apply: replay-safe) */
+	uint32_t *nos; /* members holding a delivered copy */
+	size_t n;
+	char err[256];
+} remark_op;
+
+static int
+apply_remark(store_txn *t, void *arg)
+{
+	remark_op *op = arg;
+	Art17__RequestRecord *r;
+	Art17__MarkingRevision mr = ART17__MARKING_REVISION__INIT;
+	Art17__Body body = ART17__BODY__INIT;
+	Art17__Header hdr;
+	Art17__Marking *old, *saved_m;
+	ProtobufCBinaryData saved_env;
+	uint8_t id[WIRE_MSGID_LEN], *buf;
+	store_iter it;
+	store_key k, p;
+	MDB_val v, ck, cv;
+	size_t len;
+	int rv;
+
+	free(op->env);
+	op->env = NULL;
+	op->n = 0;
+	store_key_init(&k);
+	store_key_u64(&k, op->no);
+	if ((rv = store_get(t, DB_REQUESTS, &k, &v)) != 0)
+		return rv;
+	if ((r = art17__request_record__unpack(NULL, v.mv_size, v.mv_data)) ==
+	    NULL)
+		return A17_ECORRUPT;
+	old = r->marking;
+	art17__marking__init(&op->newm);
+	op->newm.secret = old ? old->secret : ART17__SECRET__SECRET_NO;
+	op->newm.tlp = op->in->marking && op->in->marking->tlp
+	                   ? op->in->marking->tlp
+	                   : (old ? old->tlp : ART17__TLP__TLP_AMBER);
+	op->newm.scope = op->in->marking && op->in->marking->scope
+	                     ? op->in->marking->scope
+	                     : (old ? old->scope : ART17__SCOPE__SCOPE_MEMBERS);
+	op->newm.revision = (old && old->revision ? old->revision : 1) + 1;
+	op->exercise = r->exercise;
+	/* the signed revision every holder of a copy receives */
+	wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_REVISION, "broker",
+	                 r->exercise);
+	mr.request_id = r->request_id;
+	mr.marking = &op->newm;
+	mr.reason = op->in->reason ? op->in->reason : "";
+	mr.revised_by = (char *)op->coord;
+	mr.revised_ms = wire_now_ms();
+	body.hdr = &hdr;
+	body.payload_case = ART17__BODY__PAYLOAD_REVISION;
+	body.revision = &mr;
+	if ((rv = wire_seal(&body, a17b.sign_key, &op->env, &op->envlen)) !=
+	    0) {
+		art17__request_record__free_unpacked(r, NULL);
+		return rv;
+	}
+	saved_m = r->marking;
+	saved_env = r->revision_env;
+	r->marking = &op->newm;
+	r->revision_env.data = op->env;
+	r->revision_env.len = op->envlen;
+	len = art17__request_record__get_packed_size(r);
+	if ((buf = malloc(len)) != NULL) {
+		art17__request_record__pack(r, buf);
+		store_put(t, DB_REQUESTS, &k, buf, len);
+		free(buf);
+	} else {
+		t->rv = A17_ENOMEM;
+	}
+	r->marking = saved_m;
+	r->revision_env = saved_env;
+	audit_append(t, op->coord, "marking.revise", r->request_id, r->exercise,
+	             "marking of %s revised to revision %u: TLP %d, scope "
+	             "%d (was TLP %d, scope %d): %s",
+	             r->request_id, op->newm.revision, op->newm.tlp,
+	             op->newm.scope, old ? old->tlp : 0, old ? old->scope : 0,
+	             mr.reason);
+	/* who holds a copy now: they get the revision pushed */
+	store_key_init(&p);
+	store_key_u64(&p, op->no);
+	if (store_iter_begin(t, DB_BYCOPY, p.buf, p.len, &it) == 0) {
+		while (store_iter_next(&it, &ck, &cv) == 1) {
+			uint32_t mno =
+			    store_get_u32((const uint8_t *)ck.mv_data + 8);
+			uint32_t *nn =
+			    realloc(op->nos, (op->n + 1) * sizeof(*nn));
+
+			if (nn == NULL)
+				break;
+			op->nos = nn;
+			op->nos[op->n++] = mno;
+		}
+		store_iter_end(&it);
+	}
+	art17__request_record__free_unpacked(r, NULL);
+	return t->rv;
+}
+
+static int
+request_remark(broker *b, const char *coord, Art17__MarkingRevision *in,
+               Art17__AdminReply *r, char *err, size_t errlen)
+{
+	remark_op op;
+	store_txn t;
+	int rv;
+
+	memset(&op, 0, sizeof(op));
+	if (in->marking == NULL ||
+	    (in->marking->tlp == ART17__TLP__TLP_UNSPECIFIED &&
+	     in->marking->scope == ART17__SCOPE__SCOPE_UNSPECIFIED)) {
+		snprintf(err, errlen, "give a new TLP label or sharing scope");
+		return A17_EINVAL;
+	}
+	if (in->marking->secret != ART17__SECRET__SECRET_UNSPECIFIED) {
+		snprintf(err, errlen,
+		         "the secret flag cannot be revised: "
+		         "issue a new item instead");
+		return A17_EINVAL;
+	}
+	if ((rv = store_txn_begin(b->st, &t, 1)) != 0)
+		return rv;
+	rv = lookup_request(&t, in->request_id ? in->request_id : "", &op.no);
+	store_txn_abort(&t);
+	if (rv != 0) {
+		snprintf(err, errlen, "no request %s", in->request_id);
+		return rv;
+	}
+	op.coord = coord;
+	op.in = in;
+	if ((rv = store_writer_run(b->wr, apply_remark, &op)) != 0) {
+		snprintf(err, errlen, "revising %s: %s", in->request_id,
+		         a17_strerror(rv));
+		free(op.env);
+		free(op.nos);
+		return rv;
+	}
+	/* pushed with each holder's next Deliver; a copy not yet delivered
+	 * carries it when it is (revision_env in the request record) */
+	pthread_mutex_lock(&b->mtx);
+	for (size_t i = 0; i < op.n; i++) {
+		member *m =
+		    op.nos[i] < b->n_members ? b->members[op.nos[i]] : NULL;
+		revision *nr;
+		uint8_t *copy;
+
+		if (m == NULL || (copy = malloc(op.envlen)) == NULL)
+			continue;
+		memcpy(copy, op.env, op.envlen);
+		if ((nr = realloc(m->rev, (m->n_rev + 1) * sizeof(*nr))) ==
+		    NULL) {
+			free(copy);
+			continue;
+		}
+		m->rev = nr;
+		m->rev[m->n_rev].env = copy;
+		m->rev[m->n_rev].len = op.envlen;
+		m->n_rev++;
+	}
+	pthread_mutex_unlock(&b->mtx);
+	net_kick_members(b, op.nos, op.n);
+	snprintf(err, errlen,
+	         "marking of %s is now revision %u; pushed to %zu "
+	         "recipients",
+	         in->request_id, op.newm.revision, op.n);
+	r->info = strdup(err);
+	log_info("%s (by %s)", err, coord);
+	free(op.env);
+	free(op.nos);
+	return 0;
+}
+
+/* ------------------------------------------------------- consultations */
+
+static int
+consult_list(broker *b, Art17__AdminReply *r)
+{
+	store_txn t;
+	store_iter it;
+	MDB_val k, v;
+	int rv;
+
+	if ((rv = store_txn_begin(b->st, &t, 1)) != 0)
+		return rv;
+	if ((rv = store_iter_begin(&t, DB_CONSULT, NULL, 0, &it)) == 0) {
+		while ((rv = store_iter_next(&it, &k, &v)) == 1) {
+			Art17__ConsultRecord *c, **n;
+
+			c = art17__consult_record__unpack(NULL, v.mv_size,
+			                                  v.mv_data);
+			n = realloc(r->consults,
+			            (r->n_consults + 1) * sizeof(*n));
+			if (c == NULL || n == NULL) {
+				if (c)
+					art17__consult_record__free_unpacked(
+					    c, NULL);
+				if (n)
+					r->consults = n;
+				rv = A17_ENOMEM;
+				break;
+			}
+			r->consults = n;
+			r->consults[r->n_consults++] = c;
+		}
+		store_iter_end(&it);
+	}
+	store_txn_abort(&t);
+	return rv < 0 ? rv : 0;
+}
+
+struct shared_op {
+	uint64_t no;
+	const char *rid;
+	const char *coord;
+};
+
+static int
+apply_consult_shared(store_txn *t, void *arg)
+{
+	struct shared_op *op = arg;
+	Art17__ConsultRecord *c;
+	store_key k;
+	MDB_val v;
+	uint8_t *buf;
+	size_t len;
+
+	store_key_init(&k);
+	store_key_u64(&k, op->no);
+	if (store_get(t, DB_CONSULT, &k, &v) != 0 ||
+	    (c = art17__consult_record__unpack(NULL, v.mv_size, v.mv_data)) ==
+	        NULL)
+		return A17_ECORRUPT;
+	{
+		char *saved = c->shared_as;
+
+		c->shared_as = (char *)op->rid;
+		len = art17__consult_record__get_packed_size(c);
+		if ((buf = malloc(len)) != NULL) {
+			art17__consult_record__pack(c, buf);
+			store_put(t, DB_CONSULT, &k, buf, len);
+			free(buf);
+		}
+		c->shared_as = saved;
+	}
+	audit_append(t, op->coord, "consult.share", c->consult->consult_id, 0,
+	             "consultation %s from %s triaged into information share "
+	             "%s, with the provider's secrecy and scope wishes",
+	             c->consult->consult_id, c->from_id, op->rid);
+	art17__consult_record__free_unpacked(c, NULL);
+	return t->rv;
+}
+
+static int issue(broker *b, const char *coord, Art17__IssueRequest *in,
+                 Art17__AdminReply *r, char *err, size_t errlen);
+
+/* Triage: a consultation becomes an information share, its provider's
+ * wishes kept (secrecy wish -> secret flag, scope wish -> scope). */
+static int
+consult_share(broker *b, const char *coord, Art17__ConsultShare *cs,
+              Art17__AdminReply *r, char *err, size_t errlen)
+{
+	Art17__IssueRequest in = ART17__ISSUE_REQUEST__INIT;
+	Art17__Marking mk = ART17__MARKING__INIT;
+	Art17__ConsultRecord *c = NULL;
+	struct shared_op so;
+	unsigned long long no = 0;
+	store_txn t;
+	store_key k;
+	MDB_val v;
+	int rv;
+
+	if (cs->consult_id == NULL ||
+	    sscanf(cs->consult_id, "C%llu", &no) != 1) {
+		snprintf(err, errlen, "a consultation id looks like C000001");
+		return A17_EINVAL;
+	}
+	if ((rv = store_txn_begin(b->st, &t, 1)) != 0)
+		return rv;
+	store_key_init(&k);
+	store_key_u64(&k, no);
+	if (store_get(&t, DB_CONSULT, &k, &v) == 0)
+		c = art17__consult_record__unpack(NULL, v.mv_size, v.mv_data);
+	store_txn_abort(&t);
+	if (c == NULL) {
+		snprintf(err, errlen, "no consultation %s", cs->consult_id);
+		return A17_ENOTFOUND;
+	}
+	if (c->shared_as && c->shared_as[0]) {
+		snprintf(err, errlen,
+		         "consultation %s was already shared as %s",
+		         cs->consult_id, c->shared_as);
+		art17__consult_record__free_unpacked(c, NULL);
+		return A17_EEXIST;
+	}
+	mk.tlp = cs->tlp ? cs->tlp : ART17__TLP__TLP_AMBER;
+	mk.secret = c->consult->secrecy_wish;
+	mk.scope = c->consult->sharing_scope;
+	in.kind = ART17__ITEM_KIND__KIND_INFORMATION_SHARE;
+	in.incident_id = cs->incident_id;
+	in.title = cs->title;
+	in.content.data = (uint8_t *)c->consult->text;
+	in.content.len = strlen(c->consult->text);
+	in.marking = &mk;
+	rv = issue(b, coord, &in, r, err, errlen);
+	if (rv == 0 && r->issued != NULL) {
+		so.no = no;
+		so.rid = r->issued->request_id;
+		so.coord = coord;
+		rv = store_writer_run(b->wr, apply_consult_shared, &so);
+	}
+	art17__consult_record__free_unpacked(c, NULL);
+	return rv;
+}
+
 /* Frees what the handlers put in r (all heap, protobuf-c layout). */
 static void
 reply_fini(Art17__AdminReply *r)
@@ -842,6 +1262,9 @@ reply_fini(Art17__AdminReply *r)
 		free(r->feedback[i]);
 	}
 	free(r->feedback);
+	for (size_t i = 0; i < r->n_consults; i++)
+		art17__consult_record__free_unpacked(r->consults[i], NULL);
+	free(r->consults);
 	if (r->info != protobuf_c_empty_string)
 		free(r->info);
 	for (size_t i = 0; i < r->n_requests; i++)
@@ -966,6 +1389,22 @@ serve_one(broker *b, nng_msg *msg)
 			reply_error(&r, rv, "A17-E0340", err);
 		else
 			r.info = strdup(err);
+		break;
+	case ART17__ADMIN_REQUEST__OP_REQUEST_REMARK:
+		rv = request_remark(b, coord, a->request_remark, &r, err,
+		                    sizeof(err));
+		if (rv != 0)
+			reply_error(&r, rv, "A17-E0324", err);
+		break;
+	case ART17__ADMIN_REQUEST__OP_CONSULT_LIST:
+		if ((rv = consult_list(b, &r)) != 0)
+			reply_error(&r, rv, "A17-E0350", NULL);
+		break;
+	case ART17__ADMIN_REQUEST__OP_CONSULT_SHARE:
+		rv = consult_share(b, coord, a->consult_share, &r, err,
+		                   sizeof(err));
+		if (rv != 0)
+			reply_error(&r, rv, "A17-E0351", err);
 		break;
 	case ART17__ADMIN_REQUEST__OP_FEEDBACK_LIST:
 		rv = feedback_list(b, a->feedback_list->request_id, &r);

@@ -32,6 +32,8 @@ enum {
 	DB_AUDIT,      /* u64 seq -> AuditRecord (hash-chained) */
 	DB_FEEDBACK,   /* u64 request_no, u32 member_no, u32 version -> Feedback
 	                */
+	DB_FPRINT,     /* u8 kind, 32-byte hash -> str request_id (Q17) */
+	DB_CONSULT,    /* u64 consult_no -> ConsultRecord */
 	DB_STAFF, /* u32 member_no, str staff_id, u64 effective -> StaffRecord
 	           */
 	DB_COUNT
@@ -51,9 +53,18 @@ typedef struct member {
 	struct hctx *held;    /* poll held for this member, if any */
 	struct reminder *rem; /* overdue reminders for its next Deliver */
 	size_t n_rem;
+	struct revision
+	    *rev; /* signed marking revisions for its next Deliver */
+	size_t n_rev;
+	int reporter;  /* a registered non-member reporter */
 	uint32_t pipe; /* bound pipe id, 0 when none */
 	int connected;
 } member;
+
+typedef struct revision {
+	uint8_t *env;
+	size_t len;
+} revision;
 
 typedef struct reminder {
 	char request_id[64];

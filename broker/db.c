@@ -25,6 +25,8 @@ static const char *const db_names[DB_COUNT] = {
     [DB_AUDIT] = "audit",
     [DB_STAFF] = "staff",
     [DB_FEEDBACK] = "feedback",
+    [DB_FPRINT] = "fingerprints",
+    [DB_CONSULT] = "consultations",
 };
 
 static int
@@ -126,6 +128,7 @@ member_from_record(const Art17__MemberRecord *r)
 	}
 	memcpy(m->key_id, crypto_key_id(m->key), A17_KEYID_LEN);
 	m->no = r->member_no;
+	m->reporter = r->reporter;
 	m->next_seq = 1;
 	return m;
 }

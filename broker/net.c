@@ -270,6 +270,9 @@ send_deliver(hctx *h)
 	reminder *rem;
 	size_t n_rem;
 	Art17__Reminder **rp = NULL, *rs = NULL;
+	revision *rev;
+	size_t n_rev;
+	ProtobufCBinaryData *revb = NULL;
 
 	wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_DELIVER, "broker", 0);
 	for (size_t i = 0; i < h->n_copies; i++) {
@@ -291,6 +294,10 @@ send_deliver(hctx *h)
 	n_rem = h->m->n_rem;
 	h->m->rem = NULL;
 	h->m->n_rem = 0;
+	rev = h->m->rev;
+	n_rev = h->m->n_rev;
+	h->m->rev = NULL;
+	h->m->n_rev = 0;
 	pthread_mutex_unlock(&a17b.mtx);
 	if (n_rem > 0 && (rp = calloc(n_rem, sizeof(*rp))) != NULL &&
 	    (rs = calloc(n_rem, sizeof(*rs))) != NULL) {
@@ -305,6 +312,14 @@ send_deliver(hctx *h)
 		}
 		dl.n_reminders = n_rem;
 		dl.reminders = rp;
+	}
+	if (n_rev > 0 && (revb = calloc(n_rev, sizeof(*revb))) != NULL) {
+		for (size_t i = 0; i < n_rev; i++) {
+			revb[i].data = rev[i].env;
+			revb[i].len = rev[i].len;
+		}
+		dl.n_revisions = n_rev;
+		dl.revisions = revb;
 	}
 	dl.n_copies = h->n_copies;
 	dl.copies = cpp;
@@ -321,6 +336,10 @@ send_deliver(hctx *h)
 	free(rp);
 	free(rs);
 	free(rem);
+	for (size_t i = 0; i < n_rev; i++)
+		free(rev[i].env);
+	free(rev);
+	free(revb);
 }
 
 /* ------------------------------------------------------------ deliver */
@@ -588,7 +607,7 @@ net_kick_members(broker *b, const uint32_t *nos, size_t n)
 
 		if (m == NULL || (h = m->held) == NULL)
 			continue;
-		if (m->last_seq <= h->cursor && m->n_rem == 0)
+		if (m->last_seq <= h->cursor && m->n_rem == 0 && m->n_rev == 0)
 			continue;
 		m->held = NULL;
 		h->state = HC_BUSY;
@@ -1068,6 +1087,92 @@ done_feedback(void *arg, int rv)
 	wire_msg_fini(&h->wm);
 }
 
+/* ------------------------------------------------------- consultations */
+
+typedef struct consult_op {
+	hctx *h;
+	char id[32];
+	char err[512];
+	int code;
+} consult_op;
+
+/* Stores a report or consultation from a member or registered reporter. */
+static int
+apply_consult(store_txn *t, void *arg)
+{
+	consult_op *op = arg;
+	hctx *h = op->h;
+	Art17__Consultation *c = h->wm.body->consult, saved = *c;
+	Art17__ConsultRecord r = ART17__CONSULT_RECORD__INIT;
+	store_key k;
+	MDB_val lk, lv;
+	uint64_t no = 1;
+	uint8_t *buf;
+	size_t len;
+	int rv;
+
+	op->code = 0;
+	if (consult_validate(c, op->err, sizeof(op->err)) != 0) {
+		op->code = ART17__ERR_CODE__ERR_INVALID;
+		return 0;
+	}
+	rv = store_last(t, DB_CONSULT, NULL, 0, &lk, &lv);
+	if (rv == 0 && lk.mv_size == 8)
+		no = store_get_u64(lk.mv_data) + 1;
+	else if (rv != 0 && rv != A17_ENOTFOUND)
+		return rv;
+	snprintf(op->id, sizeof(op->id), "C%06llu", (unsigned long long)no);
+	c->consult_id = op->id;
+	c->reporter = h->m->id;
+	r.consult = c;
+	r.from_id = h->m->id;
+	r.from_reporter = h->m->reporter;
+	r.received_ms = wire_now_ms();
+	len = art17__consult_record__get_packed_size(&r);
+	if ((buf = malloc(len)) == NULL) {
+		*c = saved;
+		return A17_ENOMEM;
+	}
+	art17__consult_record__pack(&r, buf);
+	*c = saved; /* strings we set belong to op and h->m */
+	store_key_init(&k);
+	store_key_u64(&k, no);
+	store_put(t, DB_CONSULT, &k, buf, len);
+	free(buf);
+	audit_append(t, h->m->id, "consult.receive", op->id, 0,
+	             "%s %s from %s: secrecy wish %s, scope wish %d, "
+	             "coordination %d",
+	             h->m->reporter ? "report (registered reporter)"
+	                            : "report/consultation",
+	             op->id, h->m->id,
+	             c->secrecy_wish == ART17__SECRET__SECRET_YES ? "yes"
+	                                                          : "no",
+	             c->sharing_scope, c->coordination);
+	return t->rv;
+}
+
+static void
+done_consult(void *arg, int rv)
+{
+	consult_op *op = arg;
+	hctx *h = op->h;
+
+	if (rv != 0) {
+		send_error(h, ART17__ERR_CODE__ERR_INTERNAL, "A17-E0206",
+		           a17_strerror(rv));
+	} else if (op->code != 0) {
+		log_reject("A17-W0118", "%s: consultation: %s", h->m->id,
+		           op->err);
+		send_error(h, op->code, "A17-W0118", op->err);
+	} else {
+		log_info("consultation %s received from %s", op->id, h->m->id);
+		send_ack(h, op->id);
+	}
+	free(op);
+	h->aux = NULL;
+	wire_msg_fini(&h->wm);
+}
+
 /* ------------------------------------------------------------ handling */
 
 static int
@@ -1356,6 +1461,40 @@ handle(hctx *h, nng_msg *msg)
 		/* h->wm now belongs to the op; done_receipt frees it */
 		if (store_writer_submit(b->wr, &h->op) != 0)
 			done_receipt(h, A17_ECLOSED);
+		return;
+	}
+
+	case ART17__BODY__PAYLOAD_CONSULT: {
+		consult_op *co;
+
+		pthread_mutex_lock(&b->mtx);
+		s = session_find(b, pipe);
+		rv = (s != NULL && s->bound && s->m == m);
+		pthread_mutex_unlock(&b->mtx);
+		if (!rv) {
+			log_reject("A17-W0110", "%s: pipe %u not authenticated",
+			           m->id, pipe);
+			send_error(h, ART17__ERR_CODE__ERR_NOT_AUTHENTICATED,
+			           "A17-W0110", "say hello first");
+			break;
+		}
+		if ((co = calloc(1, sizeof(*co))) == NULL) {
+			send_error(h, ART17__ERR_CODE__ERR_INTERNAL,
+			           "A17-E0203", "out of memory");
+			break;
+		}
+		h->wm = wm;
+		memset(&wm, 0, sizeof(wm));
+		wmp = &h->wm;
+		co->h = h;
+		h->aux = co;
+		h->m = m;
+		h->state = HC_BUSY;
+		h->op.apply = apply_consult;
+		h->op.done = done_consult;
+		h->op.arg = co;
+		if (store_writer_submit(b->wr, &h->op) != 0)
+			done_consult(co, A17_ECLOSED);
 		return;
 	}
 

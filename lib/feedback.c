@@ -264,3 +264,33 @@ fb_validate(const Art17__Feedback *f, char *err, size_t errlen)
 		            "", 0);
 	return 0;
 }
+
+int
+consult_validate(const Art17__Consultation *c, char *err, size_t errlen)
+{
+	char miss[256] = "";
+
+	if (c->text == NULL || c->text[0] == '\0') {
+		snprintf(err, errlen, "text: the report itself is required");
+		return A17_EINVAL;
+	}
+	if (strlen(c->text) > MAX_TEXT) {
+		snprintf(err, errlen, "text: longer than %d bytes", MAX_TEXT);
+		return A17_EINVAL;
+	}
+	if (c->secrecy_wish == ART17__SECRET__SECRET_UNSPECIFIED)
+		strcat(miss, ", secrecy_wish (should any of it be secret?)");
+	if (c->sharing_scope == ART17__SCOPE__SCOPE_UNSPECIFIED)
+		strcat(miss, ", sharing_scope (how widely may it be shared?)");
+	if (c->coordination == ART17__COORDINATION__COORD_UNSPECIFIED)
+		strcat(miss, ", coordination (is coordination beyond the "
+		             "secretariat wanted?)");
+	if (miss[0] != '\0') {
+		snprintf(err, errlen,
+		         "missing confirmation%s: %s (RULES Q22: all three are "
+		         "confirmed before a report is taken)",
+		         strchr(miss + 2, ',') ? "s" : "", miss + 2);
+		return A17_EINVAL;
+	}
+	return 0;
+}

@@ -24,4 +24,12 @@ int fb_indicator_parse(const char *name, Art17__IndicatorType *type);
 const char *fb_status_name(Art17__FeedbackStatus s);
 int fb_status_parse(const char *name, Art17__FeedbackStatus *s);
 
+/*
+ * A report or consultation (RULES Q22) must carry three confirmations:
+ * the provider's secrecy wish, the sharing scope, and whether
+ * coordination beyond the secretariat is wanted. 0 when complete; else
+ * A17_EINVAL and err names every one that is missing.
+ */
+int consult_validate(const Art17__Consultation *c, char *err, size_t errlen);
+
 #endif

@@ -60,6 +60,8 @@ wire_kind_payload(Art17__MsgKind kind)
 		return ART17__BODY__PAYLOAD_CONSULT;
 	case ART17__MSG_KIND__MSG_ACK:
 		return ART17__BODY__PAYLOAD_ACK;
+	case ART17__MSG_KIND__MSG_REVISION:
+		return ART17__BODY__PAYLOAD_REVISION;
 	default:
 		return 0;
 	}

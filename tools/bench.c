@@ -32,10 +32,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -56,6 +58,7 @@
 
 #define PAYLOAD_LEN      1024
 #define ROUND_TIMEOUT_MS 60000
+#define CONNECT_BURST    32 /* TLS handshakes in flight while connecting */
 #define MAX_AGENTS       8000
 #define COORD_NAME       "bench"
 #define AGENT_CERT_NAME  "bench"
@@ -71,6 +74,7 @@ struct opts {
 	int settle_ms;
 	int verbose;
 	const char *only; /* NULL, "floor" or "art17" */
+	int ack_delay_ms;
 };
 
 /* Results of one measured series, in milliseconds. */
@@ -212,7 +216,7 @@ spawn(char *const argv[], const char *logpath, int die_with_parent)
 		int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
 
 		if (die_with_parent)
-			prctl(PR_SET_PDEATHSIG, SIGTERM);
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (fd >= 0) {
 			dup2(fd, 1);
 			dup2(fd, 2);
@@ -585,29 +589,33 @@ floor_wait(struct floor *f, const struct floor_wait *w, int timeout_ms)
 	return rv;
 }
 
-static void
-floor_close(struct floor *f)
+static int
+floor_start_client(struct floor *f, nng_tls_config *ctls, const char *url,
+                   int i)
 {
-	atomic_store(&f->stopping, 1);
-	for (int i = 0; i < f->n; i++)
-		if (f->cl[i].opened)
-			nng_close(f->cl[i].sock);
-	if (f->srv_open)
-		nng_close(f->srv);
-	for (int i = 0; i < f->n; i++)
-		if (f->cl[i].aio != NULL) {
-			nng_aio_stop(f->cl[i].aio);
-			nng_aio_free(f->cl[i].aio);
-		}
-	for (size_t i = 0; i < f->nsc; i++)
-		if (f->sc[i].aio != NULL) {
-			nng_aio_stop(f->sc[i].aio);
-			nng_aio_free(f->sc[i].aio);
-		}
-	free(f->cl);
-	free(f->sc);
-	pthread_cond_destroy(&f->cv);
-	pthread_mutex_destroy(&f->mtx);
+	fcli *c = &f->cl[i];
+	int rv;
+
+	c->f = f;
+	if ((rv = nng_req0_open(&c->sock)) != 0) {
+		msg("floor: client %d: %s", i, nng_strerror(rv));
+		return -1;
+	}
+	c->opened = 1;
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 100);
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 2000);
+	if ((rv = nng_dialer_create(&c->dialer, c->sock, url)) != 0 ||
+	    (ctls != NULL && (rv = nng_dialer_set_ptr(
+	                          c->dialer, NNG_OPT_TLS_CONFIG, ctls)) != 0) ||
+	    (rv = nng_ctx_open(&c->ctx, c->sock)) != 0 ||
+	    (rv = nng_aio_alloc(&c->aio, fc_cb, c)) != 0 ||
+	    (rv = nng_dialer_start(c->dialer, NNG_FLAG_NONBLOCK)) != 0) {
+		msg("floor: client %d: %s", i, nng_strerror(rv));
+		return -1;
+	}
+	nng_ctx_set_ms(c->ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	fc_send(c, "P", 1, FC_SEND_POLL);
+	return 0;
 }
 
 /*
@@ -617,53 +625,56 @@ floor_close(struct floor *f)
 static int
 run_floor(const struct opts *o, const char *pki, struct series *s)
 {
-	struct floor f;
+	struct floor *f;
 	nng_tls_config *stls = NULL, *ctls = NULL;
 	pthread_condattr_t ca;
 	char url[128];
 	int port = 0, rv, ok = 0;
 
-	memset(&f, 0, sizeof(f));
-	f.n = o->n;
-	pthread_mutex_init(&f.mtx, NULL);
+	if ((f = calloc(1, sizeof(*f))) == NULL) {
+		msg("out of memory");
+		return -1;
+	}
+	f->n = o->n;
+	pthread_mutex_init(&f->mtx, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&f.cv, &ca);
+	pthread_cond_init(&f->cv, &ca);
 	pthread_condattr_destroy(&ca);
-	atomic_init(&f.stopping, 0);
-	f.nsc = (size_t)o->n + 64;
-	f.sc = calloc(f.nsc, sizeof(*f.sc));
-	f.cl = calloc((size_t)o->n, sizeof(*f.cl));
-	if (f.sc == NULL || f.cl == NULL) {
+	atomic_init(&f->stopping, 0);
+	f->nsc = (size_t)o->n + 64;
+	f->sc = calloc(f->nsc, sizeof(*f->sc));
+	f->cl = calloc((size_t)o->n, sizeof(*f->cl));
+	if (f->sc == NULL || f->cl == NULL) {
 		msg("out of memory");
 		goto out;
 	}
 	if (pki != NULL && floor_tls_configs(pki, &stls, &ctls) != 0)
 		goto out;
 
-	if ((rv = nng_rep0_open(&f.srv)) != 0) {
+	if ((rv = nng_rep0_open(&f->srv)) != 0) {
 		msg("floor: %s", nng_strerror(rv));
 		goto out;
 	}
-	f.srv_open = 1;
+	f->srv_open = 1;
 	snprintf(url, sizeof(url), "%s://127.0.0.1:0", pki ? "tls+tcp" : "tcp");
-	if ((rv = nng_listener_create(&f.listener, f.srv, url)) != 0 ||
+	if ((rv = nng_listener_create(&f->listener, f->srv, url)) != 0 ||
 	    (stls != NULL &&
-	     (rv = nng_listener_set_ptr(f.listener, NNG_OPT_TLS_CONFIG,
+	     (rv = nng_listener_set_ptr(f->listener, NNG_OPT_TLS_CONFIG,
 	                                stls)) != 0) ||
-	    (rv = nng_listener_start(f.listener, 0)) != 0 ||
-	    (rv = nng_listener_get_int(f.listener, NNG_OPT_TCP_BOUND_PORT,
+	    (rv = nng_listener_start(f->listener, 0)) != 0 ||
+	    (rv = nng_listener_get_int(f->listener, NNG_OPT_TCP_BOUND_PORT,
 	                               &port)) != 0) {
 		msg("floor: listen %s: %s", url, nng_strerror(rv));
 		goto out;
 	}
-	for (size_t i = 0; i < f.nsc; i++) {
-		fsctx *c = &f.sc[i];
+	for (size_t i = 0; i < f->nsc; i++) {
+		fsctx *c = &f->sc[i];
 
-		c->f = &f;
+		c->f = f;
 		c->state = FS_RECV;
 		if ((rv = nng_aio_alloc(&c->aio, fs_cb, c)) != 0 ||
-		    (rv = nng_ctx_open(&c->ctx, f.srv)) != 0) {
+		    (rv = nng_ctx_open(&c->ctx, f->srv)) != 0) {
 			msg("floor: server context: %s", nng_strerror(rv));
 			goto out;
 		}
@@ -671,52 +682,37 @@ run_floor(const struct opts *o, const char *pki, struct series *s)
 	}
 	snprintf(url, sizeof(url), "%s://127.0.0.1:%d", pki ? "tls+tcp" : "tcp",
 	         port);
+	/* paced like the agents: at most CONNECT_BURST not yet polling */
 	for (int i = 0; i < o->n; i++) {
-		fcli *c = &f.cl[i];
+		struct floor_wait w = {i - CONNECT_BURST + 1, -1};
 
-		c->f = &f;
-		if ((rv = nng_req0_open(&c->sock)) != 0) {
-			msg("floor: client %d: %s", i, nng_strerror(rv));
+		if (floor_wait(f, &w, ROUND_TIMEOUT_MS) != 0) {
+			msg("%s: only %d of %d clients connected after %d s",
+			    s->name, f->n_held, i, ROUND_TIMEOUT_MS / 1000);
 			goto out;
 		}
-		c->opened = 1;
-		nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 100);
-		nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 2000);
-		if ((rv = nng_dialer_create(&c->dialer, c->sock, url)) != 0 ||
-		    (ctls != NULL &&
-		     (rv = nng_dialer_set_ptr(c->dialer, NNG_OPT_TLS_CONFIG,
-		                              ctls)) != 0) ||
-		    (rv = nng_ctx_open(&c->ctx, c->sock)) != 0 ||
-		    (rv = nng_aio_alloc(&c->aio, fc_cb, c)) != 0 ||
-		    (rv = nng_dialer_start(c->dialer, NNG_FLAG_NONBLOCK)) !=
-		        0) {
-			msg("floor: client %d: %s", i, nng_strerror(rv));
+		if (floor_start_client(f, ctls, url, i) != 0)
 			goto out;
-		}
-		nng_ctx_set_ms(c->ctx, NNG_OPT_REQ_RESENDTIME,
-		               NNG_DURATION_INFINITE);
-		fc_send(c, "P", 1, FC_SEND_POLL);
 	}
 
 	for (int r = 0; r <= o->rounds; r++) {
 		struct floor_wait w = {o->n, -1};
 		fsctx *h;
 		int64_t t0;
-		int timeout = r == 0 ? ROUND_TIMEOUT_MS * 2 : ROUND_TIMEOUT_MS;
 
-		if (floor_wait(&f, &w, timeout) != 0) {
+		if (floor_wait(f, &w, ROUND_TIMEOUT_MS) != 0) {
 			msg("%s: only %d of %d polls held after %d s", s->name,
-			    f.n_held, o->n, timeout / 1000);
+			    f->n_held, o->n, ROUND_TIMEOUT_MS / 1000);
 			goto out;
 		}
-		pthread_mutex_lock(&f.mtx);
-		h = f.held;
-		f.held = NULL;
-		f.n_held = 0;
-		f.acks = 0;
-		f.t1 = 0;
+		pthread_mutex_lock(&f->mtx);
+		h = f->held;
+		f->held = NULL;
+		f->n_held = 0;
+		f->acks = 0;
+		f->t1 = 0;
 		t0 = sim_now_ns();
-		pthread_mutex_unlock(&f.mtx);
+		pthread_mutex_unlock(&f->mtx);
 		while (h != NULL) {
 			fsctx *next = h->next_held;
 			nng_msg *m;
@@ -733,27 +729,24 @@ run_floor(const struct opts *o, const char *pki, struct series *s)
 		}
 		w.want_held = -1;
 		w.want_acks = o->n;
-		if (floor_wait(&f, &w, ROUND_TIMEOUT_MS) != 0) {
+		if (floor_wait(f, &w, ROUND_TIMEOUT_MS) != 0) {
 			msg("%s: only %d of %d acks after %d s", s->name,
-			    f.acks, o->n, ROUND_TIMEOUT_MS / 1000);
+			    f->acks, o->n, ROUND_TIMEOUT_MS / 1000);
 			goto out;
 		}
 		if (r > 0)
-			s->ms[s->n++] = ns_to_ms(f.t1 - t0);
+			s->ms[s->n++] = ns_to_ms(f->t1 - t0);
 	}
-	pthread_mutex_lock(&f.mtx);
-	if (f.errors != 0)
+	pthread_mutex_lock(&f->mtx);
+	if (f->errors != 0)
 		msg("%s: %llu transport errors", s->name,
-		    (unsigned long long)f.errors);
+		    (unsigned long long)f->errors);
 	else
 		ok = 1;
-	pthread_mutex_unlock(&f.mtx);
+	pthread_mutex_unlock(&f->mtx);
 out:
-	floor_close(&f);
-	if (stls != NULL)
-		nng_tls_config_free(stls);
-	if (ctls != NULL)
-		nng_tls_config_free(ctls);
+	/* Nothing is closed or freed: the phase runs in a process of its
+	 * own, which exits next (see run_phase). */
 	s->ok = ok;
 	return ok ? 0 : -1;
 }
@@ -762,7 +755,7 @@ out:
 
 struct admin {
 	nng_socket sock;
-	int open;
+	int open; /* closed by the phase's process exit */
 	a17_key *key;
 };
 
@@ -802,16 +795,6 @@ admin_open(struct admin *ad, const char *datadir, const char *pki)
 		return -1;
 	}
 	return 0;
-}
-
-static void
-admin_close(struct admin *ad)
-{
-	if (ad->open)
-		nng_close(ad->sock);
-	ad->open = 0;
-	crypto_key_free(ad->key);
-	ad->key = NULL;
 }
 
 /*
@@ -905,6 +888,26 @@ admin_member_add(struct admin *ad, const char *id, const a17_key *k)
 	return 0;
 }
 
+/* Declares the incident the benchmark's requests are issued for. */
+static int
+admin_incident_declare(struct admin *ad)
+{
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__IncidentDeclare d = ART17__INCIDENT_DECLARE__INIT;
+	Art17__AdminReply *rep;
+	wire_msg m;
+
+	d.incident_id = "BENCH";
+	d.title = "art17-bench fan-out";
+	d.description = "Benchmark traffic: one information share per round.";
+	req.op_case = ART17__ADMIN_REQUEST__OP_INCIDENT_DECLARE;
+	req.incident_declare = &d;
+	if (admin_call(ad, &req, &m, &rep) != 0)
+		return -1;
+	wire_msg_fini(&m);
+	return 0;
+}
+
 /* Issues the round's request; fills reqid and the number of copies. */
 static int
 admin_issue(struct admin *ad, int round, char *reqid, size_t reqid_len,
@@ -954,6 +957,8 @@ struct art17_result {
 	double *total, *issue, *first_dl, *last_dl, *first_ok;
 	double broker_cpu_ms, bench_cpu_ms; /* summed over measured rounds */
 	double connect_s, register_s;
+	uint64_t setup_errors, setup_retries; /* before the first round */
+	double connect_broker_cpu_ms, connect_bench_cpu_ms;
 };
 
 static atomic_int g_shown;
@@ -982,10 +987,17 @@ pred_polling(const sim_counts *c, void *arg)
 	return c->polling >= *(uint32_t *)arg;
 }
 
+struct want_receipts {
+	uint64_t receipts;
+	uint64_t errors0; /* errors during set-up do not count */
+};
+
 static int
 pred_receipts(const sim_counts *c, void *arg)
 {
-	return c->receipts_ok >= *(uint64_t *)arg || c->errors > 0;
+	const struct want_receipts *w = arg;
+
+	return c->receipts_ok >= w->receipts || c->errors > w->errors0;
 }
 
 static int
@@ -1068,11 +1080,14 @@ run_art17(const struct opts *o, const char *broker_bin, const char *pki,
 	struct admin ad;
 	sim_pool *pool = NULL;
 	sim_cfg cfg;
+	sim_behaviour beh;
 	a17_key *bkey = NULL;
 	a17_key **keys = NULL;
 	nng_tls_config *tls = NULL;
 	uint32_t n = (uint32_t)o->n;
 	int port, rv, ok = 0, ai = 0;
+	uint64_t errors0 = 0;
+	double cpu_b, cpu_s;
 	int64_t t;
 
 	memset(&ad, 0, sizeof(ad));
@@ -1123,6 +1138,8 @@ run_art17(const struct opts *o, const char *broker_bin, const char *pki,
 			goto out;
 	}
 	res->register_s = ns_to_ms(sim_now_ns() - t) / 1000.0;
+	if (admin_incident_declare(&ad) != 0)
+		goto out;
 
 	/* the simulated agents: one TLS client certificate for all */
 	snprintf(path, sizeof(path), "%s/broker/sign.pub", pki);
@@ -1148,10 +1165,13 @@ run_art17(const struct opts *o, const char *broker_bin, const char *pki,
 			goto out;
 		}
 	}
+	memset(&beh, 0, sizeof(beh));
+	beh.ack_delay_ms = (uint32_t)o->ack_delay_ms;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.url = url;
 	cfg.tls = tls;
 	cfg.broker_key = bkey;
+	cfg.max_connecting = CONNECT_BURST;
 	if (sim_pool_create(&cfg, &pool) != 0)
 		goto out;
 	if (o->verbose)
@@ -1160,14 +1180,16 @@ run_art17(const struct opts *o, const char *broker_bin, const char *pki,
 		char id[32];
 
 		snprintf(id, sizeof(id), "bench-%05u", i + 1);
-		if (sim_agent_add(pool, id, keys[i], NULL, NULL) != 0) {
+		if (sim_agent_add(pool, id, keys[i], &beh, NULL) != 0) {
 			msg("out of memory");
 			goto out;
 		}
 		keys[i] = NULL; /* the pool owns it now */
 	}
 	t = sim_now_ns();
-	if ((rv = sim_pool_start(pool)) != 0) {
+	cpu_b = proc_cpu_ms(g_broker);
+	cpu_s = self_cpu_ms();
+	if ((rv = sim_pool_start(pool, ROUND_TIMEOUT_MS)) != 0) {
 		msg("starting the agents: %s", a17_strerror(rv));
 		goto out;
 	}
@@ -1188,11 +1210,29 @@ run_art17(const struct opts *o, const char *broker_bin, const char *pki,
 		        c.welcomed, n, c.polling);
 	}
 	res->connect_s = ns_to_ms(sim_now_ns() - t) / 1000.0;
+	res->connect_broker_cpu_ms = proc_cpu_ms(g_broker) - cpu_b;
+	res->connect_bench_cpu_ms = self_cpu_ms() - cpu_s;
+	{
+		/* set-up (the connect storm) may see retries and errors;
+		 * from the first round on, none is allowed */
+		sim_counts c;
+
+		sim_pool_counts(pool, &c);
+		errors0 = c.errors;
+		res->setup_errors = c.errors;
+		for (uint32_t i = 0; i < n; i++) {
+			sim_agent_stats st;
+
+			sim_agent_get_stats(sim_pool_agent(pool, i), &st);
+			res->setup_retries += st.connect_retries;
+		}
+	}
 
 	for (int r = 0; r <= o->rounds; r++) {
 		char reqid[64];
 		size_t incl = 0;
 		uint64_t want = (uint64_t)n * (uint64_t)(r + 1);
+		struct want_receipts wr = {want, errors0};
 		int64_t t0, t_issue, fdl = INT64_MAX, ldl = 0;
 		int64_t fok = INT64_MAX, lok = 0;
 		double bcpu0, scpu0;
@@ -1220,8 +1260,8 @@ run_art17(const struct opts *o, const char *broker_bin, const char *pki,
 			    reqid, incl, n);
 			goto out;
 		}
-		if (sim_pool_wait(pool, pred_receipts, &want,
-		                  ROUND_TIMEOUT_MS) != 0) {
+		if (sim_pool_wait(pool, pred_receipts, &wr, ROUND_TIMEOUT_MS) !=
+		    0) {
 			sim_pool_counts(pool, &c);
 			msg("round %d: %llu of %u receipts confirmed after "
 			    "%d s",
@@ -1235,10 +1275,11 @@ run_art17(const struct opts *o, const char *broker_bin, const char *pki,
 			res->bench_cpu_ms += self_cpu_ms() - scpu0;
 		}
 		sim_pool_counts(pool, &c);
-		if (c.errors != 0 || c.duplicates != 0 || c.copies != want) {
+		if (c.errors != errors0 || c.duplicates != 0 ||
+		    c.copies != want) {
 			msg("round %d: %llu errors, %llu duplicates, %llu "
 			    "copies (want %llu)",
-			    r, (unsigned long long)c.errors,
+			    r, (unsigned long long)(c.errors - errors0),
 			    (unsigned long long)c.duplicates,
 			    (unsigned long long)c.copies,
 			    (unsigned long long)want);
@@ -1280,20 +1321,55 @@ run_art17(const struct opts *o, const char *broker_bin, const char *pki,
 out:
 	if (!ok && g_broker > 0)
 		tail_file(logpath, 20);
-	sim_pool_destroy(pool); /* before the broker stops: no noise */
-	admin_close(&ad);
+	/* The agents stand still, then the broker stops. Sockets are left
+	 * to the exit of this phase's process (see run_phase). */
+	sim_pool_stop(pool);
 	stop_broker();
-	if (tls != NULL)
-		nng_tls_config_free(tls);
-	crypto_key_free(bkey);
-	for (uint32_t i = 0; keys != NULL && i < n; i++)
-		crypto_key_free(keys[i]);
-	free(keys);
 	s->ok = ok;
 	return ok ? 0 : -1;
 }
 
 /* ------------------------------------------------------------ report */
+
+static void
+load_average(char *out, size_t len)
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+	double a = 0, b = 0, c = 0;
+
+	snprintf(out, len, "unknown");
+	if (f == NULL)
+		return;
+	if (fscanf(f, "%lf %lf %lf", &a, &b, &c) == 3)
+		snprintf(out, len, "%.2f %.2f %.2f", a, b, c);
+	fclose(f);
+}
+
+/* The file system type of path, for the durability note. */
+static const char *
+fs_name(const char *path)
+{
+	struct statfs sf;
+
+	if (statfs(path, &sf) != 0)
+		return "unknown file system";
+	switch ((unsigned long)sf.f_type) {
+	case 0xEF53UL:
+		return "ext4";
+	case 0x58465342UL:
+		return "xfs";
+	case 0x9123683EUL:
+		return "btrfs";
+	case 0x01021994UL:
+		return "tmpfs: fsync does nothing here";
+	case 0x794C7630UL:
+		return "overlayfs";
+	case 0x2FC12FC1UL:
+		return "zfs";
+	default:
+		return "other file system";
+	}
+}
 
 static void
 cpu_model(char *out, size_t len)
@@ -1349,39 +1425,149 @@ p50_of(const double *src, int n)
 	return pct(v, n, 0.50);
 }
 
+/* ------------------------------------------------------------ phases */
+
+/* Everything the phases report, in memory shared with their processes. */
+struct results {
+	struct series ftcp, ftls, a17;
+	struct art17_result res;
+};
+
+static void *
+shared_alloc(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static struct results *
+results_alloc(int rounds)
+{
+	size_t one = (size_t)rounds * sizeof(double);
+	struct results *r = shared_alloc(sizeof(*r) + 8 * one);
+	double *d;
+
+	if (r == NULL)
+		return NULL;
+	memset(r, 0, sizeof(*r));
+	d = (double *)(r + 1);
+	r->ftcp.name = "floor-tcp";
+	r->ftcp.ms = d;
+	r->ftls.name = "floor-tls";
+	r->ftls.ms = d + rounds;
+	r->a17.name = "art17 (tls, fsync)";
+	r->a17.ms = d + 2 * rounds;
+	r->res.total = d + 3 * rounds;
+	r->res.issue = d + 4 * rounds;
+	r->res.first_dl = d + 5 * rounds;
+	r->res.last_dl = d + 6 * rounds;
+	r->res.first_ok = d + 7 * rounds;
+	return r;
+}
+
+enum { PHASE_FLOOR_TCP, PHASE_FLOOR_TLS, PHASE_ART17 };
+
+struct phase_arg {
+	const struct opts *o;
+	const char *pki;
+	const char *broker_bin;
+	struct results *r;
+};
+
+/*
+ * Runs one phase in a child process of its own, with a bound on its
+ * whole duration (every wait inside has its own timeout as well). Each
+ * phase thus gets fresh nng threads, and its sockets are released by the
+ * process exit rather than by nng_close: nng 1.5.2 can deadlock closing
+ * a thousand busy sockets (nng issues #1543 and #1813, fixed in 1.8).
+ * The child writes its results into shared memory.
+ */
+static void
+run_phase(struct phase_arg *pa, int which)
+{
+	const struct opts *o = pa->o;
+	struct series *s = which == PHASE_FLOOR_TCP   ? &pa->r->ftcp
+	                   : which == PHASE_FLOOR_TLS ? &pa->r->ftls
+	                                              : &pa->r->a17;
+	int timeout_ms = (o->rounds + 6) * ROUND_TIMEOUT_MS + o->n * 100;
+	pid_t pid;
+	int status;
+
+	s->ok = 0;
+	s->n = 0;
+	fflush(stdout);
+	fflush(stderr);
+	if ((pid = fork()) < 0) {
+		msg("fork: %s", strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		switch (which) {
+		case PHASE_FLOOR_TCP:
+			run_floor(o, NULL, s);
+			break;
+		case PHASE_FLOOR_TLS:
+			run_floor(o, pa->pki, s);
+			break;
+		default:
+			run_art17(o, pa->broker_bin, pa->pki, s, &pa->r->res);
+			break;
+		}
+		fflush(stderr);
+		_exit(s->ok ? 0 : 1);
+	}
+	if (wait_pid(pid, timeout_ms, &status) != 0) {
+		msg("%s: not done after %d s: killing it", s->name,
+		    timeout_ms / 1000);
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		s->ok = 0;
+	} else if (WIFSIGNALED(status)) {
+		msg("%s: the phase died of signal %d", s->name,
+		    WTERMSIG(status));
+		s->ok = 0;
+	}
+}
+
 static void
 usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: art17-bench fanout [-n N] [--rounds R] [--bin DIR] "
 	        "[--keep] [--check]\n"
-	        "                          [--settle MS]\n"
+	        "                          [--settle MS] [--ack-delay MS] "
+	        "[--only floor|art17] [-v]\n"
 	        "\n"
 	        "Fans one request out to N agents and times until every "
 	        "receipt is durably\n"
 	        "stored, next to the bare-nng floor (tcp and TLS). See "
 	        "docs/benchmarks.md.\n"
 	        "\n"
-	        "  -n N          agents (default 1000, at most %d)\n"
-	        "  -r, --rounds R  measured rounds after one warm-up "
+	        "  -n N              agents (default 1000, at most %d)\n"
+	        "  -r, --rounds R    measured rounds after one warm-up "
 	        "(default 5)\n"
-	        "  --bin DIR     where art17-broker and art17-pki are (DIR or "
-	        "DIR/broker,\n"
-	        "                DIR/tools); default: next to this "
-	        "executable in the build tree\n"
-	        "  --keep        keep the temporary directory (PKI, broker "
+	        "  --bin DIR         where art17-broker and art17-pki are "
+	        "(DIR, or DIR/broker\n"
+	        "                    and DIR/tools); default: the build tree "
+	        "this executable is in\n"
+	        "  --keep            keep the temporary directory (PKI, broker "
 	        "data, log)\n"
-	        "  --check       smoke test: exit 0 only when every count is "
-	        "right\n"
-	        "  --settle MS   pause after every agent polls, before each "
+	        "  --check           smoke test: print a last line \"bench "
+	        "smoke: ok (...)\"\n"
+	        "  --settle MS       pause once every agent polls, before each "
 	        "round (default 200)\n"
-	        "  --only WHAT   run only the floor or only art17 (floor, "
-	        "art17)\n"
-	        "  -v, --verbose print the agents' errors as they happen\n"
-	        "  -h, --help    this help\n"
+	        "  --ack-delay MS    every simulated agent waits MS before its "
+	        "receipt (stands in\n"
+	        "                    for the real agent's LMDB commit; default "
+	        "0)\n"
+	        "  --only WHAT       run only the floor or only art17\n"
+	        "  -v, --verbose     print the agents' errors as they happen\n"
+	        "  -h, --help        this help\n"
 	        "\n"
-	        "Exit status: 0 all counts right, 1 a check or a step "
-	        "failed, 2 usage.\n",
+	        "Exit status: 0 every count right, 1 a check or a step "
+	        "failed, 2 usage error.\n",
 	        MAX_AGENTS);
 }
 
@@ -1448,17 +1634,16 @@ main(int argc, char **argv)
 	    {"settle", required_argument, NULL, 's'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"only", required_argument, NULL, 'o'},
+	    {"ack-delay", required_argument, NULL, 'A'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct opts o = {1000, 5, NULL, 0, 0, 200, 0, NULL};
+	struct opts o = {1000, 5, NULL, 0, 0, 200, 0, NULL, 0};
 	char broker_bin[PATH_MAX + 64], pki_bin[PATH_MAX + 64],
 	    pki[TMP_LEN + 8];
-	char cpu[256], cmd[4096];
-	struct series ftcp = {"floor-tcp", NULL, 0, 0, 0};
-	struct series ftls = {"floor-tls", NULL, 0, 0, 0};
-	struct series a17 = {"art17 (tls, fsync)", NULL, 0, 0, 0};
-	struct art17_result res;
+	char cpu[256], cmd[4096], load0[64];
+	struct results *R;
+	struct phase_arg pa;
 	struct utsname un;
 	size_t cl = 0;
 	int c, rc = 1;
@@ -1518,6 +1703,13 @@ main(int argc, char **argv)
 		case 'v':
 			o.verbose = 1;
 			break;
+		case 'A':
+			o.ack_delay_ms = atoi(optarg);
+			if (o.ack_delay_ms < 0 || o.ack_delay_ms > 60000) {
+				msg("--ack-delay must be 0..60000");
+				return 2;
+			}
+			break;
 		case 'o':
 			if (strcmp(optarg, "floor") != 0 &&
 			    strcmp(optarg, "art17") != 0) {
@@ -1539,6 +1731,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	load_average(load0, sizeof(load0));
 	raise_nofile();
 	/* floor: 2 fds per client (both ends in this process), plus slack */
 	if (nofile_limit() < 2L * o.n + 256) {
@@ -1549,22 +1742,17 @@ main(int argc, char **argv)
 	if (find_bins(&o, broker_bin, pki_bin, sizeof(broker_bin)) != 0)
 		return 1;
 
-	memset(&res, 0, sizeof(res));
-	ftcp.ms = calloc((size_t)o.rounds, sizeof(double));
-	ftls.ms = calloc((size_t)o.rounds, sizeof(double));
-	a17.ms = calloc((size_t)o.rounds, sizeof(double));
-	res.total = calloc((size_t)o.rounds, sizeof(double));
-	res.issue = calloc((size_t)o.rounds, sizeof(double));
-	res.first_dl = calloc((size_t)o.rounds, sizeof(double));
-	res.last_dl = calloc((size_t)o.rounds, sizeof(double));
-	res.first_ok = calloc((size_t)o.rounds, sizeof(double));
-	if (!ftcp.ms || !ftls.ms || !a17.ms || !res.total || !res.issue ||
-	    !res.first_dl || !res.last_dl || !res.first_ok) {
+	if ((R = results_alloc(o.rounds)) == NULL) {
 		msg("out of memory");
 		return 1;
 	}
+	{
+		const char *td = getenv("TMPDIR");
 
-	snprintf(g_tmp, sizeof(g_tmp), "/tmp/art17-bench.XXXXXX");
+		if (td == NULL || td[0] == '\0' || strlen(td) > 200)
+			td = "/tmp";
+		snprintf(g_tmp, sizeof(g_tmp), "%s/art17-bench.XXXXXX", td);
+	}
 	if (mkdtemp(g_tmp) == NULL) {
 		msg("mkdtemp: %s", strerror(errno));
 		return 1;
@@ -1576,21 +1764,25 @@ main(int argc, char **argv)
 
 	if (make_pki(pki_bin, pki) != 0)
 		goto out;
+	pa.o = &o;
+	pa.pki = pki;
+	pa.broker_bin = broker_bin;
+	pa.r = R;
 	if (o.only == NULL || strcmp(o.only, "floor") == 0) {
 		fprintf(stderr, "art17-bench: floor over tcp...\n");
-		run_floor(&o, NULL, &ftcp);
+		run_phase(&pa, PHASE_FLOOR_TCP);
 		fprintf(stderr, "art17-bench: floor over TLS...\n");
-		run_floor(&o, pki, &ftls);
+		run_phase(&pa, PHASE_FLOOR_TLS);
 	} else {
-		ftcp.skipped = ftls.skipped = 1;
+		R->ftcp.skipped = R->ftls.skipped = 1;
 	}
 	if (o.only == NULL || strcmp(o.only, "art17") == 0) {
 		fprintf(stderr,
 		        "art17-bench: art17 (broker, %d simulated agents)...\n",
 		        o.n);
-		run_art17(&o, broker_bin, pki, &a17, &res);
+		run_phase(&pa, PHASE_ART17);
 	} else {
-		a17.skipped = 1;
+		R->a17.skipped = 1;
 	}
 	fflush(stderr);
 
@@ -1600,49 +1792,66 @@ main(int argc, char **argv)
 	printf("art17-bench fanout: %d agents, %d measured rounds (+1 "
 	       "warm-up), %d-byte payload\n",
 	       o.n, o.rounds, PAYLOAD_LEN);
-	printf("machine: %ld CPUs, %s, %s %s\n", sysconf(_SC_NPROCESSORS_ONLN),
-	       cpu, un.sysname, un.release);
+	printf("machine: %ld CPUs, %s, %s %s; load average %s at start\n",
+	       sysconf(_SC_NPROCESSORS_ONLN), cpu, un.sysname, un.release,
+	       load0);
+	printf("broker data: %s (%s), fsync on every group commit; the "
+	       "simulated agents keep no disk\n",
+	       g_tmp, fs_name(g_tmp));
+	if (o.ack_delay_ms)
+		printf("agents: each waits %d ms before its receipt "
+		       "(--ack-delay)\n",
+		       o.ack_delay_ms);
 	printf("command: %s\n\n", cmd);
 	printf("  %-22s %9s %9s %9s %12s\n", "", "p50 ms", "p99 ms*", "max ms",
 	       "msgs/s");
-	print_line(&ftcp, o.n);
-	print_line(&ftls, o.n);
-	print_line(&a17, o.n);
+	print_line(&R->ftcp, o.n);
+	print_line(&R->ftls, o.n);
+	print_line(&R->a17, o.n);
 	printf("  * p99 by nearest rank: with fewer than 100 rounds it is the "
 	       "max.\n");
 	printf("  msgs/s = N / p50 (copies delivered and acked per "
 	       "second).\n");
-	if (a17.ok && ftls.ok && ftcp.ok) {
-		double a = p50_of(a17.ms, a17.n), t = p50_of(ftls.ms, ftls.n),
-		       p = p50_of(ftcp.ms, ftcp.n);
+	if (R->a17.ok && R->ftls.ok && R->ftcp.ok) {
+		double a = p50_of(R->a17.ms, R->a17.n),
+		       t = p50_of(R->ftls.ms, R->ftls.n),
+		       p = p50_of(R->ftcp.ms, R->ftcp.n);
 
 		printf("\n  ratio art17/floor-tls (p50): %.1fx\n",
 		       t > 0 ? a / t : 0.0);
 		printf("  ratio art17/floor-tcp (p50): %.1fx\n",
 		       p > 0 ? a / p : 0.0);
 	}
-	if (a17.ok) {
+	if (R->a17.ok) {
 		printf("\n  art17 phases, p50 over rounds, ms after t0:\n");
 		printf("    issue committed (admin reply)   %8.1f\n",
-		       p50_of(res.issue, a17.n));
+		       p50_of(R->res.issue, R->a17.n));
 		printf("    first copy verified at an agent %8.1f\n",
-		       p50_of(res.first_dl, a17.n));
+		       p50_of(R->res.first_dl, R->a17.n));
 		printf("    last copy verified at an agent  %8.1f\n",
-		       p50_of(res.last_dl, a17.n));
+		       p50_of(R->res.last_dl, R->a17.n));
 		printf("    first ReceiptOk                 %8.1f\n",
-		       p50_of(res.first_ok, a17.n));
+		       p50_of(R->res.first_ok, R->a17.n));
 		printf("    last ReceiptOk (t1)             %8.1f\n",
-		       p50_of(res.total, a17.n));
+		       p50_of(R->res.total, R->a17.n));
 		printf(
 		    "  CPU per round (ms, t0 to t1 plus the wait's wake-up): "
 		    "broker %.0f, bench process (agents) %.0f\n",
-		    res.broker_cpu_ms / a17.n, res.bench_cpu_ms / a17.n);
-		printf("  set-up: %d members registered in %.1f s, agents "
-		       "connected in %.1f s\n",
-		       o.n, res.register_s, res.connect_s);
+		    R->res.broker_cpu_ms / R->a17.n,
+		    R->res.bench_cpu_ms / R->a17.n);
+		printf("  set-up: %d members registered in %.1f s; agents "
+		       "connected in %.1f s using %.1f s CPU in the broker and "
+		       "%.1f s in the agents\n"
+		       "          (%llu connect retries, %llu errors before "
+		       "the first round)\n",
+		       o.n, R->res.register_s, R->res.connect_s,
+		       R->res.connect_broker_cpu_ms / 1000.0,
+		       R->res.connect_bench_cpu_ms / 1000.0,
+		       (unsigned long long)R->res.setup_retries,
+		       (unsigned long long)R->res.setup_errors);
 	}
-	rc = ((ftcp.ok || ftcp.skipped) && (ftls.ok || ftls.skipped) &&
-	      (a17.ok || a17.skipped))
+	rc = ((R->ftcp.ok || R->ftcp.skipped) &&
+	      (R->ftls.ok || R->ftls.skipped) && (R->a17.ok || R->a17.skipped))
 	         ? 0
 	         : 1;
 	if (o.check) {
@@ -1654,19 +1863,10 @@ main(int argc, char **argv)
 			       o.n, o.rounds);
 	}
 out:
-	stop_broker();
 	if (o.keep) {
 		fprintf(stderr, "art17-bench: kept %s\n", g_tmp);
 	} else {
 		rm_rf(g_tmp);
 	}
-	free(ftcp.ms);
-	free(ftls.ms);
-	free(a17.ms);
-	free(res.total);
-	free(res.issue);
-	free(res.first_dl);
-	free(res.last_dl);
-	free(res.first_ok);
 	return rc;
 }

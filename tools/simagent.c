@@ -55,7 +55,7 @@ struct sim_agent {
 	uint32_t keepalive_ms;
 	uint8_t nonce[64];
 	size_t nonce_len;
-	uint8_t *pending; /* signed receipt not yet confirmed */
+	uint8_t *pending; /* packed ReceiptBatch not yet confirmed */
 	size_t pending_len;
 	/* under the pool mutex */
 	int authed;  /* counted in counts.welcomed */
@@ -433,13 +433,50 @@ send_poll(sim_agent *a)
 	seal_send(a, &body, ST_POLL);
 }
 
+/*
+ * Sends the pending receipts, sealed afresh: every send has a new message
+ * id, as the broker refuses a repeated one as a replay.
+ */
+static void
+send_receipt(sim_agent *a)
+{
+	Art17__Body body = ART17__BODY__INIT;
+	Art17__Header hdr;
+	Art17__ReceiptBatch *rb;
+	uint8_t id[WIRE_MSGID_LEN], *buf = NULL;
+	size_t len = 0;
+	int rv;
+
+	rb = art17__receipt_batch__unpack(NULL, a->pending_len, a->pending);
+	if (rb == NULL) {
+		note_error(a, A17_ENOMEM, "%s", "receipt: out of memory");
+		free(a->pending);
+		a->pending = NULL;
+		send_poll(a);
+		return;
+	}
+	wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_RECEIPT, a->member, 0);
+	body.hdr = &hdr;
+	body.payload_case = ART17__BODY__PAYLOAD_RECEIPT;
+	body.receipt = rb;
+	rv = wire_seal(&body, a->key, &buf, &len);
+	art17__receipt_batch__free_unpacked(rb, NULL);
+	if (rv != 0) {
+		note_error(a, rv, "sealing a receipt: %s", a17_strerror(rv));
+		sleep_then(a, a->pool->cfg.retry_ms, ACT_RECEIPT);
+		return;
+	}
+	send_raw(a, buf, len, ST_RECEIPT);
+	free(buf);
+}
+
 static void
 do_action(sim_agent *a, int act)
 {
 	switch (act) {
 	case ACT_RECEIPT:
 		if (a->pending != NULL) {
-			send_raw(a, a->pending, a->pending_len, ST_RECEIPT);
+			send_receipt(a);
 			return;
 		}
 		send_poll(a);
@@ -461,10 +498,18 @@ broker_keyfn(void *arg, const uint8_t *kid, size_t len, const a17_key **k)
 	sim_pool *p = arg;
 
 	(void)len;
-	if (memcmp(kid, crypto_key_id(p->cfg.broker_key), A17_KEYID_LEN) != 0)
-		return A17_EUNKNOWNKEY;
-	*k = p->cfg.broker_key;
-	return 0;
+	if (memcmp(kid, crypto_key_id(p->cfg.broker_key), A17_KEYID_LEN) == 0) {
+		*k = p->cfg.broker_key;
+		return 0;
+	}
+	/* copies signed before a broker key rotation */
+	for (size_t i = 0; i < p->cfg.n_old_broker_keys; i++)
+		if (memcmp(kid, crypto_key_id(p->cfg.old_broker_keys[i]),
+		           A17_KEYID_LEN) == 0) {
+			*k = p->cfg.old_broker_keys[i];
+			return 0;
+		}
+	return A17_EUNKNOWNKEY;
 }
 
 /* After a failed step in state st: what to do again. */
@@ -490,9 +535,11 @@ on_error_reply(sim_agent *a, const Art17__Error *e)
 	snprintf(text, sizeof(text), "%s %s", e->msg_code ? e->msg_code : "",
 	         e->detail ? e->detail : "");
 	note_error(a, (int)e->code, "broker: %s", text);
-	if (e->code == ART17__ERR_CODE__ERR_NOT_AUTHENTICATED) {
-		/* the broker forgot our session: hello again (a pending
-		 * receipt is sent again after the Welcome) */
+	if (e->code == ART17__ERR_CODE__ERR_NOT_AUTHENTICATED ||
+	    e->code == ART17__ERR_CODE__ERR_REPLAY) {
+		/* the broker forgot our session, or nng repeated a request
+		 * on a new connection: hello again (a pending receipt is
+		 * sent again, sealed afresh, after the Welcome) */
 		lose_session(a);
 		send_hello_req(a);
 		return;
@@ -548,8 +595,10 @@ on_welcome(sim_agent *a, const wire_msg *m)
 	}
 	a->st.welcomes++;
 	a->st.t_connected_ns = now;
-	if (a->st.t_first_connected_ns == 0)
+	if (a->st.t_first_connected_ns == 0) {
 		a->st.t_first_connected_ns = now;
+		p->counts.connected++;
+	}
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mtx);
 	emit(a, SIM_EV_WELCOME, NULL, 0, 0, NULL);
@@ -573,8 +622,19 @@ on_deliver(sim_agent *a, const Art17__Deliver *d)
 	int64_t now;
 	uint64_t cursor = a->st.cursor;
 
+	/* copies withdrawn before delivery: never coming, move past them */
+	for (i = 0; i < d->n_withdrawn; i++)
+		if (d->withdrawn[i] > cursor)
+			cursor = d->withdrawn[i];
+	if (d->n_withdrawn > 0 || d->n_reminders > 0) {
+		pthread_mutex_lock(&p->mtx);
+		a->st.withdrawn += d->n_withdrawn;
+		a->st.reminders += d->n_reminders;
+		a->st.cursor = cursor;
+		pthread_mutex_unlock(&p->mtx);
+	}
 	if (d->n_copies == 0) {
-		send_poll(a); /* keep-alive */
+		send_poll(a); /* keep-alive, or only withdrawals/reminders */
 		return;
 	}
 	items = calloc(d->n_copies, sizeof(*items));
@@ -665,27 +725,18 @@ on_deliver(sim_agent *a, const Art17__Deliver *d)
 	pthread_mutex_unlock(&p->mtx);
 
 	if (n > 0) {
-		Art17__Body body = ART17__BODY__INIT;
-		Art17__Header hdr;
+		/* the outbox: kept packed until ReceiptOk, sealed per send */
 		Art17__ReceiptBatch rb = ART17__RECEIPT_BATCH__INIT;
-		uint8_t id[WIRE_MSGID_LEN];
-		int rv;
 
-		wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_RECEIPT,
-		                 a->member, 0);
 		rb.n_items = n;
 		rb.items = itemp;
-		body.hdr = &hdr;
-		body.payload_case = ART17__BODY__PAYLOAD_RECEIPT;
-		body.receipt = &rb;
 		free(a->pending);
-		a->pending = NULL;
-		if ((rv = wire_seal(&body, a->key, &a->pending,
-		                    &a->pending_len)) != 0) {
-			a->pending = NULL;
-			note_error(a, rv, "sealing a receipt: %s",
-			           a17_strerror(rv));
-		}
+		a->pending_len = art17__receipt_batch__get_packed_size(&rb);
+		if ((a->pending = malloc(a->pending_len)) != NULL)
+			art17__receipt_batch__pack(&rb, a->pending);
+		else
+			note_error(a, A17_ENOMEM, "%s",
+			           "receipt: out of memory");
 	}
 	for (i = 0; i < d->n_copies; i++)
 		wire_msg_fini(&ms[i]);
@@ -703,7 +754,7 @@ on_deliver(sim_agent *a, const Art17__Deliver *d)
 		sleep_then(a, a->beh.ack_delay_ms, ACT_RECEIPT);
 		return;
 	}
-	send_raw(a, a->pending, a->pending_len, ST_RECEIPT);
+	send_receipt(a);
 }
 
 static void
@@ -888,19 +939,44 @@ sim_agent_start(sim_agent *a)
 	if ((rv = nng_dialer_start(a->dialer, NNG_FLAG_NONBLOCK)) != 0)
 		return a17_err_nng(rv);
 	a->started = 1;
+	pthread_mutex_lock(&p->mtx);
+	p->counts.started++;
+	pthread_mutex_unlock(&p->mtx);
 	send_hello_req(a);
 	return 0;
 }
 
-int
-sim_pool_start(sim_pool *p)
+static int
+pred_room(const sim_counts *c, void *arg)
 {
+	uint32_t max = *(const uint32_t *)arg;
+
+	return c->started - c->connected < max;
+}
+
+int
+sim_pool_start(sim_pool *p, int timeout_ms)
+{
+	uint32_t max = p->cfg.max_connecting;
 	int rv;
 
-	for (size_t i = 0; i < p->n; i++)
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->agents[i]->started)
+			continue;
+		if (max > 0 &&
+		    (rv = sim_pool_wait(p, pred_room, &max, timeout_ms)) != 0)
+			return rv;
 		if ((rv = sim_agent_start(p->agents[i])) != 0)
 			return rv;
+	}
 	return 0;
+}
+
+void
+sim_pool_stop(sim_pool *p)
+{
+	if (p != NULL)
+		atomic_store(&p->stopping, 1);
 }
 
 void

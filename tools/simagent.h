@@ -56,9 +56,19 @@ typedef struct sim_cfg {
 	nng_tls_config *tls;       /* client config for tls+tcp://; may be
 	                              shared by every agent; NULL for tcp:// */
 	const a17_key *broker_key; /* the broker's signing key (public) */
-	uint32_t max_items;        /* Poll.max_items; 0 = 64 */
-	uint32_t op_timeout_ms;    /* send and short replies; 0 = 10000 */
-	uint32_t retry_ms;         /* pause after a failure; 0 = 500 */
+	const a17_key *const *old_broker_keys; /* rotated out, still trusted
+	                                          for old copies; may be NULL */
+	size_t n_old_broker_keys;
+	uint32_t max_items;     /* Poll.max_items; 0 = 64 */
+	uint32_t op_timeout_ms; /* send and short replies; 0 = 10000 */
+	uint32_t retry_ms;      /* pause after a failure; 0 = 500 */
+	/*
+	 * sim_pool_start starts at most this many agents that have not had
+	 * their first Welcome yet (0 = all at once). A storm of a thousand
+	 * TLS handshakes overruns nng's 10 s connection negotiation timeout
+	 * on a small machine and then converges slowly; pacing avoids it.
+	 */
+	uint32_t max_connecting;
 } sim_cfg;
 
 /* Events reported to the optional hook (for drills and tests). */
@@ -102,6 +112,8 @@ typedef struct sim_agent_stats {
 	uint64_t copies;      /* copies received and verified */
 	uint64_t duplicates;  /* copies whose request id was already seen */
 	uint64_t receipts_ok; /* copies confirmed by ReceiptOk */
+	uint64_t withdrawn;   /* seqs the broker withdrew before delivery */
+	uint64_t reminders;   /* overdue reminders received */
 	uint64_t errors; /* refusals, bad messages, failures after Welcome */
 	uint64_t connect_retries; /* failures before the first Welcome */
 	int last_error;           /* as sim_event.code */
@@ -111,8 +123,10 @@ typedef struct sim_agent_stats {
 /* Pool-wide counters, for waiting on a condition. */
 typedef struct sim_counts {
 	uint32_t agents;
-	uint32_t welcomed; /* agents with a bound session */
-	uint32_t polling;  /* agents whose poll is sent and not answered */
+	uint32_t started;   /* agents started */
+	uint32_t connected; /* agents that had their first Welcome */
+	uint32_t welcomed;  /* agents with a bound session now */
+	uint32_t polling;   /* agents whose poll is sent and not answered */
 	uint64_t copies;
 	uint64_t duplicates;
 	uint64_t receipts_ok;
@@ -139,8 +153,19 @@ int sim_agent_add(sim_pool *p, const char *member_id, a17_key *id_key,
 /* Opens the socket, starts dialling and says hello. */
 int sim_agent_start(sim_agent *a);
 
-/* Starts every agent not started yet. Returns the first failure. */
-int sim_pool_start(sim_pool *p);
+/*
+ * Starts every agent not started yet, honouring cfg.max_connecting (it
+ * then blocks until all are started; timeout_ms bounds each wait).
+ * Returns the first failure, or A17_ETIMEDOUT.
+ */
+int sim_pool_start(sim_pool *p, int timeout_ms);
+
+/*
+ * Makes every agent stand still: from now on callbacks do nothing (no
+ * reply is answered, no reconnect says hello). Call it before stopping
+ * the broker so that the agents do not react to it. Cheap, idempotent.
+ */
+void sim_pool_stop(sim_pool *p);
 
 size_t sim_pool_size(const sim_pool *p);
 sim_agent *sim_pool_agent(sim_pool *p, size_t i);
@@ -164,8 +189,12 @@ void sim_agent_get_stats(sim_agent *a, sim_agent_stats *st);
 int sim_agent_find_copy(sim_agent *a, const char *request_id,
                         sim_copy_rec *out);
 
-/* Stops every agent (no callback runs after it returns), closes the
- * sockets, frees everything. Accepts NULL. */
+/*
+ * Stops every agent (no callback runs after it returns), closes the
+ * sockets, frees everything. Accepts NULL. Note: nng 1.5.2 can hang in
+ * nng_close under load (nng issues #1543/#1813, fixed in 1.8); a caller
+ * that must end may run this on a thread and give up after a while.
+ */
 void sim_pool_destroy(sim_pool *p);
 
 #endif
