@@ -501,6 +501,10 @@ main(int argc, char **argv)
 	uint32_t keepalive_ms = 0;
 	int nargs, rv;
 
+	/* line-buffered: the verdict is read by the test even if the
+	 * process ends abruptly */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
 	if (argc < 4)
 		return usage();
 	url = argv[1];
