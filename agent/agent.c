@@ -58,6 +58,11 @@ usage(FILE *f)
 	    "ALLOWED (exit 0) or\n"
 	    "                     DENIED (exit 3) and cites the rule (RULES "
 	    "Q21)\n"
+	    "  consult --text T --secrecy yes|no --scope SCOPE --coordination "
+	    "C [--detail D]\n"
+	    "                     report or consult (RULES Q22); C: none, "
+	    "check-others,\n"
+	    "                     notify-sender, other\n"
 	    "  accept ID --person NAME\n"
 	    "                     record that NAME at the member has read "
 	    "it; the broker\n"
@@ -92,6 +97,9 @@ usage(FILE *f)
 	    "Exit status: 0 success, 1 failure, 2 usage error, 3 denied "
 	    "(reshare-check),\n4 not found.\n");
 }
+
+/* The marking in force: the latest revision pushed, else the original. */
+#define CUR_MK(r, q) ((r)->marking != NULL ? (r)->marking : (q)->marking)
 
 static const char *
 kind_name(Art17__ItemKind k)
@@ -249,12 +257,12 @@ request_json(const Art17__InboxRecord *r, const Art17__Request *q, int full)
 		                    json_string("EXERCISE"));
 	json_object_set_new(o, "incident_id", json_string(q->incident_id));
 	json_object_set_new(o, "title", json_string(q->title));
-	json_object_set_new(o, "tlp", json_string(tlp_name(q->marking)));
+	json_object_set_new(o, "tlp", json_string(tlp_name(CUR_MK(r, q))));
 	json_object_set_new(
 	    o, "secret",
-	    json_boolean(q->marking &&
-	                 q->marking->secret == ART17__SECRET__SECRET_YES));
-	json_object_set_new(o, "scope", json_string(scope_name(q->marking)));
+	    json_boolean(CUR_MK(r, q) &&
+	                 CUR_MK(r, q)->secret == ART17__SECRET__SECRET_YES));
+	json_object_set_new(o, "scope", json_string(scope_name(CUR_MK(r, q))));
 	json_object_set_new(
 	    o, "stored", json_string(fmt_time(r->stored_ms, t1, sizeof(t1))));
 	json_object_set_new(
@@ -267,7 +275,7 @@ request_json(const Art17__InboxRecord *r, const Art17__Request *q, int full)
 	                    json_boolean(q->feedback_voluntary));
 	if (full) {
 		json_object_set_new(o, "tlp_meaning",
-		                    json_string(tlp_meaning(q->marking)));
+		                    json_string(tlp_meaning(CUR_MK(r, q))));
 		json_object_set_new(o, "issued_by", json_string(q->issued_by));
 		json_object_set_new(o, "content",
 		                    json_stringn((const char *)q->content.data,
@@ -321,7 +329,7 @@ cmd_list(store *s, int as_json)
 				       (unsigned long long)r->seq,
 				       q->request_id,
 				       q->exercise ? "EXERCISE" : "-",
-				       kind_name(q->kind), tlp_name(q->marking),
+				       kind_name(q->kind), tlp_name(CUR_MK(r, q)),
 				       q->title);
 			art17__body__free_unpacked(b, NULL);
 		}
@@ -386,13 +394,17 @@ cmd_show(store *s, const char *id, int as_json)
 		printf("Incident:  %s\n", q->incident_id);
 		printf("Title:     %s\n", q->title);
 		printf("Marking:   %s, secret: %s, scope: %s\n",
-		       tlp_name(q->marking),
-		       q->marking &&
-		               q->marking->secret == ART17__SECRET__SECRET_YES
+		       tlp_name(CUR_MK(r, q)),
+		       CUR_MK(r, q) &&
+		               CUR_MK(r, q)->secret == ART17__SECRET__SECRET_YES
 		           ? "yes"
 		           : "no",
-		       scope_name(q->marking));
-		printf("           %s\n", tlp_meaning(q->marking));
+		       scope_name(CUR_MK(r, q)));
+		printf("           %s\n", tlp_meaning(CUR_MK(r, q)));
+		if (r->marking != NULL)
+			printf("           (revised by the secretariat: marking "
+			       "revision %u)\n",
+			       r->marking->revision);
 		printf("Issued by: %s\n", q->issued_by);
 		printf("Stored:    %s\n",
 		       fmt_time(r->stored_ms, t1, sizeof(t1)));
@@ -613,6 +625,107 @@ cmd_feedback(const char *datadir, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * art17-agent consult: a report or consultation to the secretariat
+ * (RULES Q22), from a member or a registered non-member reporter. The
+ * three confirmations are required before it is queued.
+ */
+static int
+cmd_consult(const char *datadir, int argc, char **argv)
+{
+	static const struct option co[] = {
+	    {"text", required_argument, NULL, 't'},
+	    {"secrecy", required_argument, NULL, 'S'},
+	    {"scope", required_argument, NULL, 'H'},
+	    {"coordination", required_argument, NULL, 'C'},
+	    {"detail", required_argument, NULL, 'D'},
+	    {NULL, 0, NULL, 0},
+	};
+	static const struct {
+		const char *w;
+		Art17__Coordination c;
+	} coords[] = {
+	    {"none", ART17__COORDINATION__COORD_NONE},
+	    {"check-others", ART17__COORDINATION__COORD_CHECK_OTHERS},
+	    {"notify-sender", ART17__COORDINATION__COORD_NOTIFY_SENDER},
+	    {"other", ART17__COORDINATION__COORD_OTHER},
+	};
+	Art17__Consultation c = ART17__CONSULTATION__INIT;
+	char err[512];
+	store *st;
+	int ch, rv;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "", co, NULL)) != -1) {
+		switch (ch) {
+		case 't':
+			c.text = optarg;
+			break;
+		case 'S':
+			if (strcmp(optarg, "yes") == 0)
+				c.secrecy_wish = ART17__SECRET__SECRET_YES;
+			else if (strcmp(optarg, "no") == 0)
+				c.secrecy_wish = ART17__SECRET__SECRET_NO;
+			else {
+				fprintf(stderr, "art17-agent: --secrecy yes or "
+				                "no\n");
+				return 2;
+			}
+			break;
+		case 'H':
+			if (scope_parse(optarg, &c.sharing_scope) != 0) {
+				fprintf(stderr, "art17-agent: --scope: tf1-only, "
+				                "taskforce, members, "
+				                "members+constituents or public\n");
+				return 2;
+			}
+			break;
+		case 'C': {
+			size_t i;
+
+			for (i = 0; i < sizeof(coords) / sizeof(coords[0]); i++)
+				if (strcmp(optarg, coords[i].w) == 0)
+					c.coordination = coords[i].c;
+			if (c.coordination ==
+			    ART17__COORDINATION__COORD_UNSPECIFIED) {
+				fprintf(stderr,
+				        "art17-agent: --coordination: none, "
+				        "check-others, notify-sender or other\n");
+				return 2;
+			}
+			break;
+		}
+		case 'D':
+			c.coordination_detail = optarg;
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "art17-agent: consult takes options only\n");
+		return 2;
+	}
+	if (consult_validate(&c, err, sizeof(err)) != 0) {
+		fprintf(stderr, "art17-agent: consultation refused: %s\n", err);
+		return 2;
+	}
+	if ((rv = inbox_open(datadir, 0, &st)) != 0) {
+		fprintf(stderr, "art17-agent: inbox in %s: %s\n", datadir,
+		        a17_strerror(rv));
+		return 1;
+	}
+	rv = outbox_consult(st, &c);
+	store_close(st);
+	if (rv != 0) {
+		fprintf(stderr, "art17-agent: %s\n", a17_strerror(rv));
+		return 1;
+	}
+	printf("consultation queued; the running agent signs it and sends it "
+	       "(its id appears in the agent's log)\n");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -681,6 +794,8 @@ main(int argc, char **argv)
 	argv += optind;
 	if (strcmp(cmd, "feedback") == 0)
 		return cmd_feedback(cfg.datadir, argc, argv);
+	if (strcmp(cmd, "consult") == 0)
+		return cmd_consult(cfg.datadir, argc, argv);
 	optind = 0; /* 0: glibc re-reads the option string's mode */
 	while ((c = getopt_long(argc, argv, "k:m:c:d:vh", ropts, NULL)) != -1) {
 		switch (c) {
@@ -836,16 +951,16 @@ main(int argc, char **argv)
 			        argv[optind]);
 			return 4;
 		}
-		vd = mk_reshare(q->marking, cat);
+		vd = mk_reshare(CUR_MK(r, q), cat);
 		printf("%s: passing %s (%s, secret %s, scope: %s) on to a "
 		       "%s constituent\n  rule: %s\n",
 		       vd.allowed ? "ALLOWED" : "DENIED", q->request_id,
-		       tlp_name(q->marking),
-		       q->marking &&
-		               q->marking->secret == ART17__SECRET__SECRET_YES
+		       tlp_name(CUR_MK(r, q)),
+		       CUR_MK(r, q) &&
+		               CUR_MK(r, q)->secret == ART17__SECRET__SECRET_YES
 		           ? "yes"
 		           : "no",
-		       scope_name(q->marking), to_cat, vd.rule);
+		       scope_name(CUR_MK(r, q)), to_cat, vd.rule);
 		art17__body__free_unpacked(b, NULL);
 		art17__inbox_record__free_unpacked(r, NULL);
 		return vd.allowed ? 0 : 3;

@@ -27,6 +27,7 @@ enum {
 	OUT_CONSENT = 3,
 	OUT_READ = 4,
 	OUT_FEEDBACK = 5,
+	OUT_CONSULT = 6,
 };
 
 typedef struct agent_cfg {
@@ -81,6 +82,10 @@ int inbox_read_sealed(store *s, const char *id, const char *staff_id,
  * version; sets f->version. A17_ENOTFOUND when the request is not here.
  */
 int outbox_feedback(store *s, Art17__Feedback *f);
+/* Keeps mk as request id's marking if its revision is newer. */
+int inbox_set_marking(store *s, const char *id, const Art17__Marking *mk);
+/* Queues a report or consultation (validated by the caller). */
+int outbox_consult(store *s, const Art17__Consultation *c);
 /* Queues a consent grant/revoke for the broker. */
 int outbox_consent(store *s, const char *member, int grant, const char *ref);
 /*

@@ -502,3 +502,70 @@ outbox_remove(store *s, uint8_t kind, uint64_t id)
 	store_del(&t, ADB_OUTBOX, &k);
 	return store_txn_commit(&t);
 }
+
+int
+inbox_set_marking(store *s, const char *id, const Art17__Marking *mk)
+{
+	Art17__InboxRecord *r;
+	Art17__Marking *saved;
+	store_txn t;
+	store_key k;
+	MDB_val v;
+	uint8_t *buf;
+	size_t len;
+	int rv;
+
+	if ((rv = store_txn_begin(s, &t, 0)) != 0)
+		return rv;
+	store_key_init(&k);
+	store_key_str(&k, id);
+	if ((rv = store_get(&t, ADB_INBOX, &k, &v)) != 0) {
+		store_txn_abort(&t);
+		return rv;
+	}
+	if ((r = art17__inbox_record__unpack(NULL, v.mv_size, v.mv_data)) ==
+	    NULL) {
+		store_txn_abort(&t);
+		return A17_ECORRUPT;
+	}
+	if (r->marking != NULL && r->marking->revision >= mk->revision) {
+		/* an older or repeated revision: keep what we have */
+		art17__inbox_record__free_unpacked(r, NULL);
+		store_txn_abort(&t);
+		return 0;
+	}
+	saved = r->marking;
+	r->marking = (Art17__Marking *)mk;
+	len = art17__inbox_record__get_packed_size(r);
+	if ((buf = malloc(len)) != NULL) {
+		art17__inbox_record__pack(r, buf);
+		store_put(&t, ADB_INBOX, &k, buf, len);
+		free(buf);
+	} else {
+		t.rv = A17_ENOMEM;
+	}
+	r->marking = saved;
+	art17__inbox_record__free_unpacked(r, NULL);
+	return store_txn_commit(&t);
+}
+
+int
+outbox_consult(store *s, const Art17__Consultation *c)
+{
+	store_txn t;
+	uint8_t *buf;
+	size_t len;
+	int rv;
+
+	len = art17__consultation__get_packed_size(c);
+	if ((buf = malloc(len)) == NULL)
+		return A17_ENOMEM;
+	art17__consultation__pack(c, buf);
+	if ((rv = store_txn_begin(s, &t, 0)) != 0) {
+		free(buf);
+		return rv;
+	}
+	outbox_put(&t, OUT_CONSULT, (uint64_t)wire_now_ms(), buf, len);
+	free(buf);
+	return store_txn_commit(&t);
+}

@@ -225,6 +225,41 @@ hello(link_t *l)
 	return 0;
 }
 
+/*
+ * Applies signed marking revisions from a Deliver: the inbox keeps the
+ * latest marking of each request it holds (revision numbers only rise).
+ */
+static void
+take_revisions(link_t *l, Art17__Deliver *d)
+{
+	for (size_t i = 0; i < d->n_revisions; i++) {
+		wire_msg m;
+		Art17__MarkingRevision *mr;
+		int rv;
+
+		rv = wire_open(d->revisions[i].data, d->revisions[i].len,
+		               WIRE_MAX_MSG, copy_keyfn, l, 0, &m);
+		if (rv != 0 ||
+		    m.body->payload_case != ART17__BODY__PAYLOAD_REVISION ||
+		    m.body->revision->marking == NULL) {
+			log_reject("A17-W0505", "marking revision: %s",
+			           rv ? a17_strerror(rv) : "not a revision");
+			wire_msg_fini(&m);
+			continue;
+		}
+		mr = m.body->revision;
+		if ((rv = inbox_set_marking(l->st, mr->request_id,
+		                            mr->marking)) == 0)
+			log_info("marking of %s revised (revision %u): %s",
+			         mr->request_id, mr->marking->revision,
+			         mr->reason);
+		else if (rv != A17_ENOTFOUND)
+			log_warnx("marking revision for %s: %s", mr->request_id,
+			          a17_strerror(rv));
+		wire_msg_fini(&m);
+	}
+}
+
 /* Verifies and stores the copies of one Deliver. */
 static int
 take_deliver(link_t *l, Art17__Deliver *d, uint64_t *cursor)
@@ -248,8 +283,11 @@ take_deliver(link_t *l, Art17__Deliver *d, uint64_t *cursor)
 		          (unsigned long long)d->reminders[i]->seq, t,
 		          d->reminders[i]->text);
 	}
-	if (d->n_copies == 0 && d->n_withdrawn == 0)
+	/* copies first (a revision may concern one of them), then revisions */
+	if (d->n_copies == 0 && d->n_withdrawn == 0) {
+		take_revisions(l, d);
 		return 0;
+	}
 	/* copies withdrawn before delivery: never coming, move past them */
 	for (size_t i = 0; i < d->n_withdrawn; i++) {
 		log_info("copy seq %llu was withdrawn by the broker before "
@@ -310,6 +348,7 @@ take_deliver(link_t *l, Art17__Deliver *d, uint64_t *cursor)
 				                           : "");
 		}
 		a17_crashpoint("agent.after_store");
+		take_revisions(l, d);
 		pthread_mutex_lock(&l->mtx);
 		l->kick = 1;
 		pthread_cond_broadcast(&l->cv);
@@ -343,6 +382,8 @@ out_name(uint8_t kind)
 		return "read receipt";
 	case OUT_FEEDBACK:
 		return "feedback";
+	case OUT_CONSULT:
+		return "consultation";
 	default:
 		return "consent change";
 	}
@@ -358,6 +399,7 @@ send_other(link_t *l)
 	Art17__ConsentChange *cc = NULL;
 	Art17__ReadReceipt *rr = NULL;
 	Art17__Feedback *fb = NULL;
+	Art17__Consultation *co = NULL;
 	uint8_t id[WIRE_MSGID_LEN], kind, *pb, *buf;
 	uint64_t key;
 	size_t plen, len;
@@ -378,6 +420,12 @@ send_other(link_t *l)
 		                 l->cfg->member, 0);
 		body.payload_case = ART17__BODY__PAYLOAD_FEEDBACK;
 		body.feedback = fb;
+	} else if (kind == OUT_CONSULT) {
+		co = art17__consultation__unpack(NULL, plen, pb);
+		wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_CONSULT,
+		                 l->cfg->member, 0);
+		body.payload_case = ART17__BODY__PAYLOAD_CONSULT;
+		body.consult = co;
 	} else if (kind == OUT_READ) {
 		rr = art17__read_receipt__unpack(NULL, plen, pb);
 		wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_READ,
@@ -392,7 +440,7 @@ send_other(link_t *l)
 		body.consent = cc;
 	}
 	free(pb);
-	if (ac == NULL && cc == NULL && rr == NULL && fb == NULL) {
+	if (ac == NULL && cc == NULL && rr == NULL && fb == NULL && co == NULL) {
 		outbox_remove(l->st, kind, key); /* undecodable: drop */
 		return;
 	}
@@ -406,6 +454,8 @@ send_other(link_t *l)
 		art17__read_receipt__free_unpacked(rr, NULL);
 	if (fb)
 		art17__feedback__free_unpacked(fb, NULL);
+	if (co)
+		art17__consultation__free_unpacked(co, NULL);
 	if (rv != 0 ||
 	    call(l, l->send_ctx, l->send_aio, buf, len, 15000, &m) != 0)
 		return; /* stays queued; tried again */
