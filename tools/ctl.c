@@ -32,6 +32,7 @@
 #include "err.h"
 #include "log.h"
 #include "wire.h"
+#include "export.h"
 #include "feedback.h"
 #include "seal.h"
 
@@ -138,6 +139,7 @@ static const char usage_main[] =
     "  audit show           show audit log entries\n"
     "  staff apply M        apply a staff change form (continue/abolish/new)\n"
     "  feedback list R      members' structured feedback on a request\n"
+    "  feedback export R    export it as JSON, CSV or a STIX 2.1 bundle\n"
     "  staff list M         registered staff of a member, over time\n"
     "  help [COMMAND]       show help for a command\n"
     "\n"
@@ -348,6 +350,27 @@ static const char usage_feedback_list[] =
     "an aggregate over each member's latest version: how many replied, how\n"
     "many are affected, and which indicators two or more members reported.\n";
 
+static const char usage_feedback_export[] =
+    "Usage: art17ctl feedback export REQUEST_ID --format json|csv|stix\n"
+    "           [--out FILE] [--tlp clear|green|amber|amber+strict|red]\n"
+    "\n"
+    "Exports every version of every member's feedback on a request and the\n"
+    "aggregate (members replied and affected, indicators two or more\n"
+    "members reported), to stdout or to FILE (written whole, mode 0600).\n"
+    "  json  one object; \"feedback\" holds the versions, \"aggregate\" the\n"
+    "        aggregate over each member's latest version\n"
+    "  csv   RFC 4180, CRLF, a header then one row per version; text that\n"
+    "        a spreadsheet would run as a formula gets a leading '\n"
+    "  stix  a STIX 2.1 bundle of each member's latest version: indicators\n"
+    "        (a vulnerability for a CVE), sightings, one opinion per member\n"
+    "        (affected strongly-agree, mitigated agree, investigating and\n"
+    "        declined neutral, not-affected disagree) and a summary note\n"
+    "Every export carries the request's TLP (STIX: the TLP 2.0 marking\n"
+    "definition); --tlp may only make it stricter, and is the TLP when the\n"
+    "request has none (default amber). An exercise's export is marked\n"
+    "EXERCISE: JSON \"marking\": \"EXERCISE\", a first CSV column\n"
+    "\"exercise\", STIX labels and note.\n";
+
 struct helpent {
 	const char *name;
 	const char *text;
@@ -375,6 +398,7 @@ static const struct helpent helps[] = {
     {"staff apply", usage_staff_apply},
     {"member rekey", usage_member_rekey},
     {"feedback list", usage_feedback_list},
+    {"feedback export", usage_feedback_export},
     {"staff list", usage_staff_list},
     {NULL, NULL},
 };
@@ -3479,6 +3503,110 @@ out:
 	return rv;
 }
 
+static int
+cmd_feedback_export(struct ctl *c, int argc, char **argv)
+{
+	static const struct option lopts[] = {
+	    {"format", required_argument, NULL, 'f'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"tlp", required_argument, NULL, 'T'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *cmd = "feedback export";
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__StatusQuery q = ART17__STATUS_QUERY__INIT;
+	struct export_input in;
+	struct reply rs, rf;
+	enum export_format fmt = 0;
+	const char *id, *out = NULL;
+	int ch, rv, want = ART17__TLP__TLP_UNSPECIFIED;
+	Art17__Tlp have;
+	char err[256], *buf = NULL;
+	size_t len;
+
+	opt_reset();
+	while ((ch = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			if (export_format_parse(optarg, &fmt) != 0)
+				return ctl_usage(
+				    cmd,
+				    "invalid --format '%s'; valid: "
+				    "json, csv, stix",
+				    optarg);
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'T':
+			if ((rv = word_parse(cmd, "--tlp", w_tlp, optarg,
+			                     &want)) != 0)
+				return rv;
+			break;
+		case 'h':
+			fputs(usage_feedback_export, stdout);
+			return CTL_EX_OK;
+		default:
+			return opt_error(cmd, ch, argv);
+		}
+	}
+	if (optind >= argc)
+		return ctl_usage(cmd, "missing request ID");
+	id = argv[optind++];
+	if (optind < argc)
+		return ctl_usage(cmd, "unexpected argument '%s'", argv[optind]);
+	if (!text_ok(id, false) || strlen(id) > CTL_ID_MAX * 2)
+		return ctl_usage(cmd, "invalid request id '%s'", id);
+	if (fmt == 0)
+		return ctl_usage(cmd, "--format is required (json, csv, stix)");
+	if (out != NULL && out[0] == '\0')
+		return ctl_usage(cmd, "--out must not be empty");
+
+	q.request_id = (char *)id;
+	req.op_case = ART17__ADMIN_REQUEST__OP_REQUEST_STATUS;
+	req.request_status = &q;
+	memset(&rf, 0, sizeof(rf));
+	if ((rv = reply_get(c, &req, &rs)) != 0)
+		return rv;
+	if (rs.r->request == NULL) {
+		ctl_err("%s: the broker sent no record for %s", cmd, id);
+		reply_fini(&rs);
+		return CTL_EX_SETUP;
+	}
+	have = rs.r->request->marking ? rs.r->request->marking->tlp
+	                              : ART17__TLP__TLP_UNSPECIFIED;
+	memset(&in, 0, sizeof(in));
+	if (export_tlp_resolve(have, (Art17__Tlp)want, &in.tlp) != 0) {
+		reply_fini(&rs);
+		return ctl_usage(cmd,
+		                 "--tlp %s would lower the request's %s; an "
+		                 "export may only be stricter",
+		                 word_name(w_tlp, want), export_tlp_name(have));
+	}
+	req.op_case = ART17__ADMIN_REQUEST__OP_FEEDBACK_LIST;
+	req.request_status = NULL;
+	req.feedback_list = &q;
+	/* the socket is open: ask again on it */
+	if ((rv = ctl_call(c, &req, &rf.m, &rf.r, &rf.buf, &rf.len)) != 0) {
+		reply_fini(&rs);
+		return rv;
+	}
+	in.request = rs.r->request;
+	in.feedback = rf.r->feedback;
+	in.n_feedback = rf.r->n_feedback;
+	in.now_ms = wire_now_ms();
+	if (export_render(&in, fmt, &buf, &len, err, sizeof(err)) != 0 ||
+	    export_write(out, buf, len, err, sizeof(err)) != 0) {
+		ctl_err("%s: %s", cmd, err);
+		rv = CTL_EX_SETUP;
+	}
+	free(buf);
+	reply_fini(&rf);
+	reply_fini(&rs);
+	return rv;
+}
+
 /* ------------------------------------------------------------ main */
 
 struct command {
@@ -3509,6 +3637,7 @@ static const struct command commands[] = {
     {"audit", "show", cmd_audit_show},
     {"staff", "apply", cmd_staff_apply},
     {"feedback", "list", cmd_feedback_list},
+    {"feedback", "export", cmd_feedback_export},
     {"staff", "list", cmd_staff_list},
     {NULL, NULL, NULL},
 };

@@ -11,6 +11,7 @@ liblmdb-dev lmdb-utils
 libssl-dev openssl
 libcmocka-dev
 libjansson-dev libinih-dev jq
+python3-jsonschema
 gnuplot-nox
 spin
 clang-format"

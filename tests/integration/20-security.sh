@@ -80,6 +80,11 @@ more_rej A17-W0120 "$before" ||
 	fail "revoked m2's agent: no new 'A17-W0120 rejected' in the broker log"
 kill -TERM "${AGENT_PID[m2]}" 2>/dev/null || true
 echo "revoked certificate, real agent: m2 did not connect in 10 s [A17-W0120]"
+# after all those refused connections a good new one still gets in
+out=$(badclient "$ART17_PKI/agents/m1" hello)
+[ "$out" = "welcomed as m1" ] ||
+	fail "a good new connection after the refused ones was not served: $out"
+echo "good new connection after the refusals: $out"
 
 # --- signed messages
 case_ "hello signed with another member's key" A17-W0107 \
