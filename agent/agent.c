@@ -329,8 +329,8 @@ cmd_list(store *s, int as_json)
 				       (unsigned long long)r->seq,
 				       q->request_id,
 				       q->exercise ? "EXERCISE" : "-",
-				       kind_name(q->kind), tlp_name(CUR_MK(r, q)),
-				       q->title);
+				       kind_name(q->kind),
+				       tlp_name(CUR_MK(r, q)), q->title);
 			art17__body__free_unpacked(b, NULL);
 		}
 		art17__inbox_record__free_unpacked(r, NULL);
@@ -402,9 +402,10 @@ cmd_show(store *s, const char *id, int as_json)
 		       scope_name(CUR_MK(r, q)));
 		printf("           %s\n", tlp_meaning(CUR_MK(r, q)));
 		if (r->marking != NULL)
-			printf("           (revised by the secretariat: marking "
-			       "revision %u)\n",
-			       r->marking->revision);
+			printf(
+			    "           (revised by the secretariat: marking "
+			    "revision %u)\n",
+			    r->marking->revision);
 		printf("Issued by: %s\n", q->issued_by);
 		printf("Stored:    %s\n",
 		       fmt_time(r->stored_ms, t1, sizeof(t1)));
@@ -674,9 +675,10 @@ cmd_consult(const char *datadir, int argc, char **argv)
 			break;
 		case 'H':
 			if (scope_parse(optarg, &c.sharing_scope) != 0) {
-				fprintf(stderr, "art17-agent: --scope: tf1-only, "
-				                "taskforce, members, "
-				                "members+constituents or public\n");
+				fprintf(stderr,
+				        "art17-agent: --scope: tf1-only, "
+				        "taskforce, members, "
+				        "members+constituents or public\n");
 				return 2;
 			}
 			break;
@@ -688,9 +690,10 @@ cmd_consult(const char *datadir, int argc, char **argv)
 					c.coordination = coords[i].c;
 			if (c.coordination ==
 			    ART17__COORDINATION__COORD_UNSPECIFIED) {
-				fprintf(stderr,
-				        "art17-agent: --coordination: none, "
-				        "check-others, notify-sender or other\n");
+				fprintf(
+				    stderr,
+				    "art17-agent: --coordination: none, "
+				    "check-others, notify-sender or other\n");
 				return 2;
 			}
 			break;

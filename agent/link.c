@@ -440,7 +440,8 @@ send_other(link_t *l)
 		body.consent = cc;
 	}
 	free(pb);
-	if (ac == NULL && cc == NULL && rr == NULL && fb == NULL && co == NULL) {
+	if (ac == NULL && cc == NULL && rr == NULL && fb == NULL &&
+	    co == NULL) {
 		outbox_remove(l->st, kind, key); /* undecodable: drop */
 		return;
 	}
