@@ -1254,6 +1254,29 @@ reply_welcome(hctx *h, member *m)
 	send_body(h, &body, 1);
 }
 
+/*
+ * The member's session must be bound to this pipe (signed hello over a
+ * nonce); otherwise the message is refused, logged, and 0 returned.
+ */
+static int
+require_session(broker *b, hctx *h, member *m, uint32_t pipe)
+{
+	session *s;
+	int ok;
+
+	pthread_mutex_lock(&b->mtx);
+	s = session_find(b, pipe);
+	ok = s != NULL && s->bound && s->m == m;
+	pthread_mutex_unlock(&b->mtx);
+	if (!ok) {
+		log_reject("A17-W0110", "%s: pipe %u not authenticated", m->id,
+		           pipe);
+		send_error(h, ART17__ERR_CODE__ERR_NOT_AUTHENTICATED,
+		           "A17-W0110", "say hello first");
+	}
+	return ok;
+}
+
 static void
 handle(hctx *h, nng_msg *msg)
 {
@@ -1467,17 +1490,8 @@ handle(hctx *h, nng_msg *msg)
 	case ART17__BODY__PAYLOAD_CONSULT: {
 		consult_op *co;
 
-		pthread_mutex_lock(&b->mtx);
-		s = session_find(b, pipe);
-		rv = (s != NULL && s->bound && s->m == m);
-		pthread_mutex_unlock(&b->mtx);
-		if (!rv) {
-			log_reject("A17-W0110", "%s: pipe %u not authenticated",
-			           m->id, pipe);
-			send_error(h, ART17__ERR_CODE__ERR_NOT_AUTHENTICATED,
-			           "A17-W0110", "say hello first");
+		if (!require_session(b, h, m, pipe))
 			break;
-		}
 		if ((co = calloc(1, sizeof(*co))) == NULL) {
 			send_error(h, ART17__ERR_CODE__ERR_INTERNAL,
 			           "A17-E0203", "out of memory");
@@ -1501,17 +1515,8 @@ handle(hctx *h, nng_msg *msg)
 	case ART17__BODY__PAYLOAD_FEEDBACK: {
 		fb_op *fo;
 
-		pthread_mutex_lock(&b->mtx);
-		s = session_find(b, pipe);
-		rv = (s != NULL && s->bound && s->m == m);
-		pthread_mutex_unlock(&b->mtx);
-		if (!rv) {
-			log_reject("A17-W0110", "%s: pipe %u not authenticated",
-			           m->id, pipe);
-			send_error(h, ART17__ERR_CODE__ERR_NOT_AUTHENTICATED,
-			           "A17-W0110", "say hello first");
+		if (!require_session(b, h, m, pipe))
 			break;
-		}
 		if ((fo = calloc(1, sizeof(*fo))) == NULL) {
 			send_error(h, ART17__ERR_CODE__ERR_INTERNAL,
 			           "A17-E0203", "out of memory");
@@ -1535,17 +1540,8 @@ handle(hctx *h, nng_msg *msg)
 	case ART17__BODY__PAYLOAD_ACCEPT:
 	case ART17__BODY__PAYLOAD_READ:
 	case ART17__BODY__PAYLOAD_CONSENT: {
-		pthread_mutex_lock(&b->mtx);
-		s = session_find(b, pipe);
-		rv = (s != NULL && s->bound && s->m == m);
-		pthread_mutex_unlock(&b->mtx);
-		if (!rv) {
-			log_reject("A17-W0110", "%s: pipe %u not authenticated",
-			           m->id, pipe);
-			send_error(h, ART17__ERR_CODE__ERR_NOT_AUTHENTICATED,
-			           "A17-W0110", "say hello first");
+		if (!require_session(b, h, m, pipe))
 			break;
-		}
 		if (bd->payload_case == ART17__BODY__PAYLOAD_CONSENT) {
 			Art17__ConsentChange *cc = bd->consent;
 			consent_wrap *cw;
