@@ -3,6 +3,7 @@
  * arrived. `run` keeps the connection to the broker; `list` and `show`
  * read the agent's own store (LMDB allows that while the daemon runs).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,11 @@ usage(FILE *f)
 	    "ALLOWED (exit 0) or\n"
 	    "                     DENIED (exit 3) and cites the rule (RULES "
 	    "Q21)\n"
+	    "  export ID --to-category CAT [--out FILE]\n"
+	    "                     the item as JSON for a constituent of "
+	    "category CAT, only\n"
+	    "                     when reshare-check allows it (else exit "
+	    "3, nothing written)\n"
 	    "  consult --text T --secrecy yes|no --scope SCOPE --coordination "
 	    "C [--detail D]\n"
 	    "                     report or consult (RULES Q22); C: none, "
@@ -729,6 +735,65 @@ cmd_consult(const char *datadir, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * export: hands an item on to a constituent, as JSON (jansson), only when
+ * the onward-sharing rule (RULES Q21) allows it for the constituent's
+ * category; otherwise nothing is written and the rule is cited. Secret
+ * items are always denied by that rule, so sealed content never leaves.
+ */
+static int
+export_item(const Art17__InboxRecord *r, const Art17__Request *q,
+            const char *to_cat, mk_verdict vd, const char *out)
+{
+	const Art17__Marking *m = CUR_MK(r, q);
+	json_t *o;
+	char *txt;
+	FILE *f = stdout;
+	int rv = 0;
+
+	if (!vd.allowed) {
+		fprintf(stderr,
+		        "art17-agent: export of %s to a %s constituent DENIED\n"
+		        "  rule: %s\n",
+		        q->request_id, to_cat, vd.rule);
+		return 3;
+	}
+	o = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s%, s:{s:s, s:s, s:i}, s:s, "
+	    "s:s}",
+	    "request_id", q->request_id, "kind", kind_name(q->kind),
+	    "incident_id", q->incident_id, "title", q->title, "content",
+	    q->content.data ? (const char *)q->content.data : "",
+	    q->content.len, "marking", "tlp", tlp_name(m), "scope",
+	    scope_name(m), "revision", (int)(m != NULL ? m->revision : 1),
+	    "to_category", to_cat, "rule", vd.rule);
+	if (o != NULL && q->exercise)
+		json_object_set_new(o, "exercise", json_string("EXERCISE"));
+	if (o == NULL ||
+	    (txt = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL) {
+		json_decref(o);
+		fprintf(stderr, "art17-agent: export: the item's text is not "
+		                "valid UTF-8 or memory ran out\n");
+		return 1;
+	}
+	json_decref(o);
+	if (out != NULL && (f = fopen(out, "wx")) == NULL) {
+		fprintf(stderr, "art17-agent: export: %s: %s\n", out,
+		        strerror(errno));
+		free(txt);
+		return 1;
+	}
+	if (fprintf(f, "%s\n", txt) < 0 || (f != stdout && fclose(f) != 0)) {
+		fprintf(stderr, "art17-agent: export: writing %s failed\n",
+		        out ? out : "stdout");
+		rv = 1;
+	} else if (f == stdout && fflush(stdout) != 0) {
+		rv = 1;
+	}
+	free(txt);
+	return rv;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -753,12 +818,13 @@ main(int argc, char **argv)
 	    {"staff", required_argument, NULL, 'T'},
 	    {"key", required_argument, NULL, 'K'},
 	    {"ref", required_argument, NULL, 'R'},
+	    {"out", required_argument, NULL, 'O'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	agent_cfg cfg;
-	const char *to_cat = NULL;
+	const char *to_cat = NULL, *out = NULL;
 	const char *cmd, *person = NULL, *ref = NULL, *staff = NULL,
 	                 *sealkey = NULL;
 	store *st = NULL;
@@ -838,6 +904,9 @@ main(int argc, char **argv)
 		case 'R':
 			ref = optarg;
 			break;
+		case 'O':
+			out = optarg;
+			break;
 		case 'N':
 			cfg.nosync = 1;
 			break;
@@ -911,7 +980,8 @@ main(int argc, char **argv)
 		}
 		return 0;
 	}
-	if (strcmp(cmd, "reshare-check") == 0) {
+	if (strcmp(cmd, "reshare-check") == 0 || strcmp(cmd, "export") == 0) {
+		int exp = cmd[0] == 'e';
 		store_txn t;
 		store_key k;
 		MDB_val v;
@@ -922,8 +992,9 @@ main(int argc, char **argv)
 		mk_verdict vd;
 
 		if (optind + 1 != argc || to_cat == NULL) {
-			fprintf(stderr, "art17-agent: reshare-check ID "
-			                "--to-category CAT\n");
+			fprintf(stderr,
+			        "art17-agent: %s ID --to-category CAT%s\n", cmd,
+			        exp ? " [--out FILE]" : "");
 			return 2;
 		}
 		if (mk_category_parse(to_cat, &cat) != 0) {
@@ -955,6 +1026,12 @@ main(int argc, char **argv)
 			return 4;
 		}
 		vd = mk_reshare(CUR_MK(r, q), cat);
+		if (exp) {
+			rv = export_item(r, q, to_cat, vd, out);
+			art17__body__free_unpacked(b, NULL);
+			art17__inbox_record__free_unpacked(r, NULL);
+			return rv;
+		}
 		printf("%s: passing %s (%s, secret %s, scope: %s) on to a "
 		       "%s constituent\n  rule: %s\n",
 		       vd.allowed ? "ALLOWED" : "DENIED", q->request_id,

@@ -135,6 +135,9 @@ static const char usage_main[] =
     "  request status ID    show the delivery state of every copy of a "
     "request\n"
     "  request list         list issued requests\n"
+    "  request remark ID    revise a request's TLP label or sharing scope\n"
+    "  consult list         reports and consultations received (Q22)\n"
+    "  consult share C      triage a consultation into an information share\n"
     "  audit verify         check the audit log's hash chain\n"
     "  audit show           show audit log entries\n"
     "  staff apply M        apply a staff change form (continue/abolish/new)\n"
@@ -173,13 +176,16 @@ static const char usage_member_add[] =
     "edu-research|\n"
     "                       cyber-vendor|other]\n"
     "           [--entity organisation|department|individual]\n"
-    "           [--mutual-aid] [--parent ORG] [--poc POC]\n"
+    "           [--mutual-aid] [--parent ORG] [--poc POC] [--reporter]\n"
     "\n"
     "Registers a member. --key is the member's Ed25519 identity public key\n"
     "(PEM). Defaults: --class general, --category other, --entity\n"
     "organisation. A department needs --parent, the organisation it belongs\n"
     "to; the broker admits one department per organisation and refuses an\n"
-    "individual (an individual cannot be a member).\n";
+    "individual (an individual cannot be a member).\n"
+    "--reporter registers a non-member reporter (RULES Q22): its agent may\n"
+    "send reports and consultations over the same protocol, but it is never\n"
+    "a recipient of requests or shares.\n";
 
 static const char usage_member_list[] =
     "Usage: art17ctl member list [--json]\n"
@@ -201,7 +207,8 @@ static const char usage_request_issue[] =
     "           [--scope tf1-only|taskforce|members|members+constituents|"
     "public]\n"
     "           [--deadline DURATION] [--exercise] [--to M1,M2,...] "
-    "[--json]\n"
+    "[--force]\n"
+    "           [--json]\n"
     "\n"
     "Issues a request. --secret is required: secrecy is always explicit.\n"
     "Defaults: --tlp amber, --scope members, --deadline 24h for "
@@ -211,7 +218,10 @@ static const char usage_request_issue[] =
     "Prints the request id, then the included members and, under\n"
     "\"excluded:\", every member left out and why. If the broker refuses the\n"
     "whole request (no member may receive it), the excluded members and\n"
-    "their reasons go to stderr before the error, and the exit code is 1.\n";
+    "their reasons go to stderr before the error, and the exit code is 1.\n"
+    "Content that was shared before (the same indicators and text, up to\n"
+    "case and spacing; RULES Q17) is refused with the earlier item's id;\n"
+    "--force shares it again anyway. Secret items are not compared.\n";
 
 static const char usage_request_status[] =
     "Usage: art17ctl request status ID [--json] [--wait-acked SECONDS]\n"
@@ -371,6 +381,36 @@ static const char usage_feedback_export[] =
     "EXERCISE: JSON \"marking\": \"EXERCISE\", a first CSV column\n"
     "\"exercise\", STIX labels and note.\n";
 
+static const char usage_request_remark[] =
+    "Usage: art17ctl request remark ID [--tlp clear|green|amber|"
+    "amber+strict|red]\n"
+    "           [--scope tf1-only|taskforce|members|members+constituents|"
+    "public]\n"
+    "           --reason TEXT\n"
+    "\n"
+    "Revises the TLP label and/or the sharing scope of request ID. The\n"
+    "revision is numbered, signed by the broker, written to the audit log\n"
+    "and pushed to every member holding a copy; their agents show it and\n"
+    "apply it to the onward-sharing check. The secret flag cannot be\n"
+    "revised: issue a new item instead.\n";
+
+static const char usage_consult_list[] =
+    "Usage: art17ctl consult list [--json]\n"
+    "\n"
+    "Reports and consultations received from members and registered\n"
+    "reporters (RULES Q22): id, sender, received time, the provider's three\n"
+    "confirmations (secrecy wish, sharing scope, coordination wish), the\n"
+    "text and, once triaged, the share it became.\n";
+
+static const char usage_consult_share[] =
+    "Usage: art17ctl consult share CONSULT_ID --incident ID --title TITLE\n"
+    "           [--tlp clear|green|amber|amber+strict|red]\n"
+    "\n"
+    "Triages a consultation into an information share under incident ID.\n"
+    "The provider's wishes are kept: the secrecy wish becomes the secret\n"
+    "flag, the sharing scope the scope. --tlp defaults to amber. A\n"
+    "consultation is shared at most once. Prints like 'request issue'.\n";
+
 struct helpent {
 	const char *name;
 	const char *text;
@@ -400,6 +440,9 @@ static const struct helpent helps[] = {
     {"feedback list", usage_feedback_list},
     {"feedback export", usage_feedback_export},
     {"staff list", usage_staff_list},
+    {"request remark", usage_request_remark},
+    {"consult list", usage_consult_list},
+    {"consult share", usage_consult_share},
     {NULL, NULL},
 };
 
@@ -1315,6 +1358,7 @@ cmd_member_add(struct ctl *c, int argc, char **argv)
 	    {"mutual-aid", no_argument, NULL, 'm'},
 	    {"parent", required_argument, NULL, 'P'},
 	    {"poc", required_argument, NULL, 'o'},
+	    {"reporter", no_argument, NULL, 'r'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -1326,7 +1370,7 @@ cmd_member_add(struct ctl *c, int argc, char **argv)
 	int cls = ART17__MEMBER_CLASS__CLASS_GENERAL;
 	int cat = ART17__CATEGORY__CAT_OTHER;
 	int entity = ART17__ENTITY__ENTITY_ORGANISATION;
-	bool mutual = false;
+	bool mutual = false, reporter = false;
 	uint8_t pub[A17_PUBKEY_LEN];
 	a17_key *mk = NULL;
 	struct reply rp;
@@ -1367,6 +1411,9 @@ cmd_member_add(struct ctl *c, int argc, char **argv)
 			break;
 		case 'o':
 			poc = optarg;
+			break;
+		case 'r':
+			reporter = true;
 			break;
 		case 'h':
 			fputs(usage_member_add, stdout);
@@ -1428,12 +1475,13 @@ cmd_member_add(struct ctl *c, int argc, char **argv)
 	rec.entity = (Art17__Entity)entity;
 	rec.parent_org = (char *)parent;
 	rec.poc = (char *)poc;
+	rec.reporter = reporter;
 	rec.id_pub.data = pub;
 	rec.id_pub.len = sizeof(pub);
 	req.op_case = ART17__ADMIN_REQUEST__OP_MEMBER_ADD;
 	req.member_add = &rec;
 	if ((rv = reply_get(c, &req, &rp)) == 0)
-		printf("member %s added\n", id);
+		printf("%s %s added\n", reporter ? "reporter" : "member", id);
 	reply_fini(&rp);
 	return rv;
 }
@@ -1738,6 +1786,7 @@ cmd_request_issue(struct ctl *c, int argc, char **argv)
 	    {"deadline", required_argument, NULL, 'D'},
 	    {"exercise", no_argument, NULL, 'x'},
 	    {"to", required_argument, NULL, 'o'},
+	    {"force", no_argument, NULL, 'F'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -1751,7 +1800,7 @@ cmd_request_issue(struct ctl *c, int argc, char **argv)
 	char *to = NULL;
 	int kind = 0, tlp = ART17__TLP__TLP_AMBER, secret = 0;
 	int scope = ART17__SCOPE__SCOPE_MEMBERS;
-	bool exercise = false, json = false;
+	bool exercise = false, json = false, force = false;
 	int64_t dl_ms = 0;
 	uint8_t *cbuf = NULL;
 	size_t clen = 0;
@@ -1804,6 +1853,9 @@ cmd_request_issue(struct ctl *c, int argc, char **argv)
 			break;
 		case 'o':
 			to = optarg;
+			break;
+		case 'F':
+			force = true;
 			break;
 		case 'j':
 			json = true;
@@ -1894,6 +1946,7 @@ cmd_request_issue(struct ctl *c, int argc, char **argv)
 	ir.marking = &mk;
 	ir.deadline_ms = dl_ms ? wire_now_ms() + dl_ms : 0;
 	ir.exercise = exercise;
+	ir.force = force;
 	ir.n_to = ton;
 	ir.to = tov;
 	req.op_case = ART17__ADMIN_REQUEST__OP_REQUEST_ISSUE;
@@ -3607,6 +3660,220 @@ cmd_feedback_export(struct ctl *c, int argc, char **argv)
 	return rv;
 }
 
+/* ---------------------------------------------------- marking, Q22 */
+
+static const struct word w_coord[] = {
+    {"none", ART17__COORDINATION__COORD_NONE},
+    {"check-others", ART17__COORDINATION__COORD_CHECK_OTHERS},
+    {"notify-sender", ART17__COORDINATION__COORD_NOTIFY_SENDER},
+    {"other", ART17__COORDINATION__COORD_OTHER},
+    {NULL, 0},
+};
+
+static int
+cmd_request_remark(struct ctl *c, int argc, char **argv)
+{
+	static const struct option lopts[] = {
+	    {"tlp", required_argument, NULL, 0},
+	    {"scope", required_argument, NULL, 0},
+	    {"reason", required_argument, NULL, 0},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *cmd = "request remark";
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__MarkingRevision mr = ART17__MARKING_REVISION__INIT;
+	Art17__Marking mk = ART17__MARKING__INIT;
+	const char *vals[4] = {NULL, NULL, NULL, NULL};
+	const char *id = NULL;
+	int tlp = 0, scope = 0;
+	struct reply rp;
+	int rv;
+
+	if ((rv = parse_id_opts(argc, argv, cmd, usage_request_remark, lopts,
+	                        vals, &id)) != 0)
+		return rv < 0 ? CTL_EX_OK : rv;
+	if (vals[0] != NULL &&
+	    (rv = word_parse(cmd, "--tlp", w_tlp, vals[0], &tlp)) != 0)
+		return rv;
+	if (vals[1] != NULL &&
+	    (rv = word_parse(cmd, "--scope", w_scope, vals[1], &scope)) != 0)
+		return rv;
+	if (tlp == 0 && scope == 0)
+		return ctl_usage(cmd, "give --tlp, --scope or both");
+	if (vals[2] == NULL || !text_ok(vals[2], false))
+		return ctl_usage(
+		    cmd,
+		    "--reason is required (1-%d characters, no "
+		    "control characters): it goes to the audit log "
+		    "and to the recipients",
+		    CTL_TEXT_MAX);
+	mk.tlp = (Art17__Tlp)tlp;
+	mk.scope = (Art17__Scope)scope;
+	mr.request_id = (char *)id;
+	mr.marking = &mk;
+	mr.reason = (char *)vals[2];
+	req.op_case = ART17__ADMIN_REQUEST__OP_REQUEST_REMARK;
+	req.request_remark = &mr;
+	if ((rv = reply_get(c, &req, &rp)) == 0)
+		info_print(rp.r, "marking of %s revised", id);
+	reply_fini(&rp);
+	return rv;
+}
+
+static json_t *
+jconsult(const Art17__ConsultRecord *r)
+{
+	const Art17__Consultation *k = r->consult;
+
+	return json_pack(
+	    "{s:s, s:s, s:b, s:o, s:s, s:s, s:s, s:s, s:s, s:s?}", "consult_id",
+	    k->consult_id, "from_id", r->from_id, "from_reporter",
+	    r->from_reporter, "received", jtime(r->received_ms), "secrecy_wish",
+	    word_name(w_secret, k->secrecy_wish), "sharing_scope",
+	    word_name(w_scope, k->sharing_scope), "coordination",
+	    word_name(w_coord, k->coordination), "coordination_detail",
+	    k->coordination_detail, "text", k->text, "shared_as",
+	    (r->shared_as && r->shared_as[0]) ? r->shared_as : NULL);
+}
+
+static int
+cmd_consult_list(struct ctl *c, int argc, char **argv)
+{
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__StatusQuery q = ART17__STATUS_QUERY__INIT;
+	struct reply rp;
+	bool json;
+	size_t i;
+	int rv;
+
+	if ((rv = parse_simple(argc, argv, "consult list", usage_consult_list,
+	                       false, NULL, &json)) != 0)
+		return rv < 0 ? CTL_EX_OK : rv;
+	req.op_case = ART17__ADMIN_REQUEST__OP_CONSULT_LIST;
+	req.consult_list = &q;
+	if ((rv = reply_get(c, &req, &rp)) != 0)
+		goto out;
+	for (i = 0; i < rp.r->n_consults; i++)
+		if (rp.r->consults[i]->consult == NULL) {
+			ctl_err("consult list: the broker sent a record "
+			        "without its consultation");
+			rv = CTL_EX_SETUP;
+			goto out;
+		}
+	if (json) {
+		json_t *a = json_array();
+		for (i = 0; a && i < rp.r->n_consults; i++)
+			if (json_array_append_new(
+			        a, jconsult(rp.r->consults[i])) != 0) {
+				json_decref(a);
+				a = NULL;
+			}
+		rv = jout(a);
+	} else {
+		struct table t;
+		table_init(&t, 8);
+		table_row(&t, "ID", "FROM", "RECEIVED", "SECRET", "SCOPE",
+		          "COORDINATION", "SHARED-AS", "TEXT");
+		for (i = 0; i < rp.r->n_consults; i++) {
+			const Art17__ConsultRecord *r = rp.r->consults[i];
+			char when[40], from[160];
+			iso_ms(r->received_ms, when, sizeof(when));
+			snprintf(from, sizeof(from), "%s%s", r->from_id,
+			         r->from_reporter ? " (reporter)" : "");
+			table_row(&t, r->consult->consult_id, from, when,
+			          word_name(w_secret, r->consult->secrecy_wish),
+			          word_name(w_scope, r->consult->sharing_scope),
+			          word_name(w_coord, r->consult->coordination),
+			          (r->shared_as && r->shared_as[0])
+			              ? r->shared_as
+			              : "-",
+			          r->consult->text);
+		}
+		table_print(&t, stdout);
+		table_fini(&t);
+	}
+out:
+	reply_fini(&rp);
+	return rv;
+}
+
+static int
+cmd_consult_share(struct ctl *c, int argc, char **argv)
+{
+	static const struct option lopts[] = {
+	    {"incident", required_argument, NULL, 0},
+	    {"title", required_argument, NULL, 0},
+	    {"tlp", required_argument, NULL, 0},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *cmd = "consult share";
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__ConsultShare cs = ART17__CONSULT_SHARE__INIT;
+	const char *vals[5] = {NULL, NULL, NULL, NULL, NULL};
+	const char *id = NULL;
+	bool json = false;
+	int tlp = ART17__TLP__TLP_AMBER, ch, idx;
+	struct reply rp;
+	int rv;
+
+	opt_reset();
+	while ((ch = getopt_long(argc, argv, ":h", lopts, &idx)) != -1) {
+		switch (ch) {
+		case 0:
+			vals[idx] = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			fputs(usage_consult_share, stdout);
+			return CTL_EX_OK;
+		default:
+			return opt_error(cmd, ch, argv);
+		}
+	}
+	if (optind >= argc)
+		return ctl_usage(cmd, "missing CONSULT_ID");
+	id = argv[optind++];
+	if (optind < argc)
+		return ctl_usage(cmd, "unexpected argument '%s'", argv[optind]);
+	if (vals[0] == NULL || !id_ok(vals[0]))
+		return ctl_usage(cmd,
+		                 "--incident ID is required (1-%d "
+		                 "characters of A-Z a-z 0-9 . _ -)",
+		                 CTL_ID_MAX);
+	if (vals[1] == NULL || !text_ok(vals[1], false))
+		return ctl_usage(cmd,
+		                 "--title is required (1-%d characters, no "
+		                 "control characters)",
+		                 CTL_TEXT_MAX);
+	if (vals[2] != NULL &&
+	    (rv = word_parse(cmd, "--tlp", w_tlp, vals[2], &tlp)) != 0)
+		return rv;
+	cs.consult_id = (char *)id;
+	cs.incident_id = (char *)vals[0];
+	cs.title = (char *)vals[1];
+	cs.tlp = (Art17__Tlp)tlp;
+	req.op_case = ART17__ADMIN_REQUEST__OP_CONSULT_SHARE;
+	req.consult_share = &cs;
+	c->on_refusal = issue_refused;
+	rv = reply_get(c, &req, &rp);
+	c->on_refusal = NULL;
+	if (rv == 0) {
+		if (rp.r->issued == NULL) {
+			ctl_err("the broker's reply carries no issue result");
+			rv = CTL_EX_SETUP;
+		} else {
+			rv = issue_print(rp.r->issued, json);
+		}
+	}
+	reply_fini(&rp);
+	return rv;
+}
+
 /* ------------------------------------------------------------ main */
 
 struct command {
@@ -3639,6 +3906,9 @@ static const struct command commands[] = {
     {"feedback", "list", cmd_feedback_list},
     {"feedback", "export", cmd_feedback_export},
     {"staff", "list", cmd_staff_list},
+    {"request", "remark", cmd_request_remark},
+    {"consult", "list", cmd_consult_list},
+    {"consult", "share", cmd_consult_share},
     {NULL, NULL, NULL},
 };
 

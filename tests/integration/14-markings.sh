@@ -49,6 +49,19 @@ for m in m1 m2; do wait_for 20 revised "$m" || fail "$m did not get the revision
 agent m1 show "$rid" | grep -q "TLP:GREEN" || fail "revised TLP not shown"
 agent m1 reshare-check "$rid" --to-category local-gov | grep -q ALLOWED ||
 	fail "reshare-check ignores the revision"
+# export enforces the same rule: denied writes nothing, allowed writes
+# the item with its marking in force
+rc=0
+agent m1 export "$rid" --to-category cyber-vendor --out "$A17_TMP/x.json" \
+	2>"$A17_TMP/x.err" || rc=$?
+[ $rc = 3 ] || fail "export to a cyber-vendor: exit $rc, want 3 (denied)"
+grep -q "DENIED" "$A17_TMP/x.err" || fail "export denial not cited"
+[ -e "$A17_TMP/x.json" ] && fail "denied export wrote a file"
+agent m1 export "$rid" --to-category local-gov --out "$A17_TMP/x.json" ||
+	fail "allowed export refused"
+jq -e '.marking.tlp == "TLP:GREEN" and .marking.revision == 2 and
+	(.content | test("192.0.2.7"))' "$A17_TMP/x.json" >/dev/null ||
+	fail "export content: $(cat "$A17_TMP/x.json")"
 ctl audit show --json | jq -e '[.[] | select(.action == "marking.revise")] | length == 1' >/dev/null ||
 	fail "revision not audited"
 echo "revision ok: signed, audited, pushed, applied"
