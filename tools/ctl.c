@@ -1035,6 +1035,22 @@ jtime(int64_t ms)
 	return json_string(buf);
 }
 
+/* Appends item to *a; on failure drops the whole array (*a = NULL, which
+ * jout reports as out of memory). Takes item's reference either way. */
+static void
+jarray_add(json_t **a, json_t *item)
+{
+	if (*a == NULL) {
+		json_decref(item);
+		return;
+	}
+	/* append_new takes the item's reference even when it fails */
+	if (json_array_append_new(*a, item) != 0) {
+		json_decref(*a);
+		*a = NULL;
+	}
+}
+
 static json_t *
 jmember(const Art17__MemberRecord *m)
 {
@@ -1566,12 +1582,8 @@ cmd_member_list(struct ctl *c, int argc, char **argv)
 	if ((rv = reply_get(c, &req, &rp)) == 0) {
 		if (json) {
 			json_t *a = json_array();
-			for (i = 0; a && i < rp.r->n_members; i++)
-				if (json_array_append_new(
-				        a, jmember(rp.r->members[i])) != 0) {
-					json_decref(a);
-					a = NULL;
-				}
+			for (i = 0; i < rp.r->n_members; i++)
+				jarray_add(&a, jmember(rp.r->members[i]));
 			rv = jout(a);
 		} else {
 			member_table(rp.r->members, rp.r->n_members);
@@ -2192,12 +2204,8 @@ cmd_request_list(struct ctl *c, int argc, char **argv)
 		goto out;
 	if (json) {
 		json_t *a = json_array();
-		for (i = 0; a && i < rp.r->n_requests; i++)
-			if (json_array_append_new(
-			        a, jrequest(rp.r->requests[i])) != 0) {
-				json_decref(a);
-				a = NULL;
-			}
+		for (i = 0; i < rp.r->n_requests; i++)
+			jarray_add(&a, jrequest(rp.r->requests[i]));
 		rv = jout(a);
 	} else {
 		struct table t;
@@ -2802,12 +2810,8 @@ cmd_incident_list(struct ctl *c, int argc, char **argv)
 		goto out;
 	if (json) {
 		json_t *a = json_array();
-		for (i = 0; a && i < rp.r->n_incidents; i++)
-			if (json_array_append_new(
-			        a, jincident(rp.r->incidents[i], now)) != 0) {
-				json_decref(a);
-				a = NULL;
-			}
+		for (i = 0; i < rp.r->n_incidents; i++)
+			jarray_add(&a, jincident(rp.r->incidents[i], now));
 		rv = jout(a);
 	} else {
 		struct table t;
@@ -3026,12 +3030,8 @@ cmd_audit_show(struct ctl *c, int argc, char **argv)
 		goto out;
 	if (json) {
 		json_t *a = json_array();
-		for (i = 0; a && i < rp.r->n_audit; i++)
-			if (json_array_append_new(a, jaudit(rp.r->audit[i])) !=
-			    0) {
-				json_decref(a);
-				a = NULL;
-			}
+		for (i = 0; i < rp.r->n_audit; i++)
+			jarray_add(&a, jaudit(rp.r->audit[i]));
 		rv = jout(a);
 	} else {
 		struct table t;
@@ -3763,12 +3763,8 @@ cmd_consult_list(struct ctl *c, int argc, char **argv)
 		}
 	if (json) {
 		json_t *a = json_array();
-		for (i = 0; a && i < rp.r->n_consults; i++)
-			if (json_array_append_new(
-			        a, jconsult(rp.r->consults[i])) != 0) {
-				json_decref(a);
-				a = NULL;
-			}
+		for (i = 0; i < rp.r->n_consults; i++)
+			jarray_add(&a, jconsult(rp.r->consults[i]));
 		rv = jout(a);
 	} else {
 		struct table t;
