@@ -20,8 +20,8 @@ function fmt(ms) {
 }
 
 function exerciseBanner(what) {
-	return el('div', {class: 'exercise-banner'},
-		'EXERCISE — ' + what + ' — DRILL TRAFFIC, NOT A REAL INCIDENT');
+	return el('div', {class: 'exercise-banner'}, el('span', {},
+		'EXERCISE — ' + what + ' — DRILL TRAFFIC, NOT A REAL INCIDENT'));
 }
 
 function incidents(list) {
