@@ -272,6 +272,8 @@ main(int argc, char **argv)
 		return CONF_EXIT;
 	}
 	if (check) {
+		if (config_broker_check(&b->cfg) > 0)
+			return CONF_EXIT;
 		printf("art17-broker: configuration OK\n");
 		return 0;
 	}

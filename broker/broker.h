@@ -234,6 +234,8 @@ typedef struct broker_opts {
 } broker_opts;
 /* Reads path into cfg and o; returns the number of errors reported. */
 int config_broker_read(const char *path, broker_cfg *cfg, broker_opts *o);
+/* -n: checks the settings in force after the flags; counts errors. */
+int config_broker_check(const broker_cfg *cfg);
 
 /* http.c: the dashboard and /metrics on nng's HTTP server */
 #define HTTP_TOKEN_MAX 256

@@ -123,3 +123,28 @@ config_broker_read(const char *path, broker_cfg *cfg, broker_opts *o)
 	}
 	return errors;
 }
+
+int
+config_broker_check(const broker_cfg *cfg)
+{
+	char why[512], tok[HTTP_TOKEN_MAX + 2];
+	int errors = 0;
+
+	if (cfg->http_listen == NULL)
+		return 0;
+	if (http_check_url(cfg->http_listen, why, sizeof(why)) != 0) {
+		fprintf(stderr, "art17-broker: dashboard: %s\n", why);
+		errors++;
+	}
+	if (cfg->http_auth_file == NULL) {
+		fprintf(stderr, "art17-broker: dashboard: an auth file is "
+		                "required (--dashboard-auth)\n");
+		errors++;
+	} else if (http_token_load(cfg->http_auth_file, tok, sizeof(tok), why,
+	                           sizeof(why)) != 0) {
+		fprintf(stderr, "art17-broker: dashboard auth file %s\n", why);
+		errors++;
+	}
+	memset(tok, 0, sizeof(tok));
+	return errors;
+}

@@ -99,6 +99,17 @@ check_broker "$f" "$f:3: auth_file: $C/two: the token must be one line"
 f=$(printf '[dashboard]\nlisten = http://127.0.0.1:1\nauth_file = %s\n' "$C" |
 	conf dir.conf)
 check_broker "$f" "$f:3: auth_file: $C: not a regular file"
+# -n also checks the dashboard settings that come from flags
+out=$("$BROKER" --dashboard http://0.0.0.0:1/ -n 2>&1 >/dev/null)
+[ $? = 78 ] || fail "-n with a bad --dashboard: want 78"
+grep -qxF 'art17-broker: dashboard: "http://0.0.0.0:1/" is not on loopback (the dashboard serves only on 127.0.0.0/8 or [::1]; put a TLS proxy in front for anything else)' <<<"$out" ||
+	fail "--dashboard -n: $out"
+grep -qxF "art17-broker: dashboard: an auth file is required (--dashboard-auth)" <<<"$out" ||
+	fail "--dashboard without --dashboard-auth: $out"
+out=$("$BROKER" --dashboard http://127.0.0.1:1/ --dashboard-auth "$C/tok" -n 2>&1 >/dev/null)
+[ $? = 78 ] || fail "-n with a 0644 --dashboard-auth: want 78"
+grep -qxF "art17-broker: dashboard auth file $C/tok: group or others may access it (mode 644); chmod 600 it" <<<"$out" ||
+	fail "--dashboard-auth -n: $out"
 echo "broker messages: ok"
 
 # --- every error of a file is reported, with the count
