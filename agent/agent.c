@@ -811,6 +811,7 @@ main(int argc, char **argv)
 	if (conffile != NULL) {
 		int errors = config_agent_read(conffile, &cfg, &cf);
 
+		conf_free_at_exit(cf);
 		if (errors > 0) {
 			fprintf(stderr, "art17-agent: %s: %d error%s\n",
 			        conffile, errors, errors == 1 ? "" : "s");

@@ -168,6 +168,7 @@ main(int argc, char **argv)
 	}
 	if (conffile != NULL) {
 		conf_errors = config_broker_read(conffile, &b->cfg, &bo);
+		conf_free_at_exit(bo.file);
 		verbose = bo.verbose;
 		use_syslog = bo.use_syslog;
 		run_as = bo.run_as;
@@ -334,7 +335,6 @@ main(int argc, char **argv)
 	net_stop(b);
 	store_close(b->st);
 	crypto_key_free(b->sign_key);
-	conf_free(bo.file);
 	log_info("stopped");
 	return 0;
 }

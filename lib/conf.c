@@ -273,3 +273,22 @@ conf_free(conf_file *cf)
 	free(cf->strs);
 	free(cf);
 }
+
+static conf_file *at_exit_cf;
+
+static void
+free_at_exit(void)
+{
+	conf_free(at_exit_cf);
+	at_exit_cf = NULL;
+}
+
+void
+conf_free_at_exit(conf_file *cf)
+{
+	if (at_exit_cf != NULL)
+		conf_free(at_exit_cf);
+	else
+		atexit(free_at_exit);
+	at_exit_cf = cf;
+}

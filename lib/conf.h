@@ -38,6 +38,11 @@ typedef struct conf_file conf_file;
 int conf_load(const char *path, const conf_key *keys, int *line_of,
               conf_file **cf);
 void conf_free(conf_file *cf);
+/*
+ * A daemon's configuration lives as long as the process: cf is freed at
+ * exit(), whichever way main returns.
+ */
+void conf_free_at_exit(conf_file *cf);
 
 /* Reports one more error in the file's format ("FILE:LINE: ..."). */
 void conf_error(const char *path, int line, const char *fmt, ...)

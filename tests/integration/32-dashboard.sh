@@ -10,10 +10,25 @@
 BIN=$(cd "$1" && pwd)
 source "$(dirname "$0")/lib.sh"
 
+# A free port below Linux's ephemeral range (32768-60999), so that no
+# outgoing connection's TIME_WAIT can hold it when the broker binds it.
+http_port() {
+	local p i
+	for i in $(seq 1 100); do
+		p=$((20000 + RANDOM % 12000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null &&
+			! ss -Htan "sport = :$p" 2>/dev/null | grep -q .; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
 TOK=$A17_TMP/dashboard.token
 openssl rand -hex 32 >"$TOK"
 chmod 600 "$TOK"
-HPORT=$(free_port)
+HPORT=$(http_port)
 URL=http://127.0.0.1:$HPORT
 pki_init m1 m2 m3
 start_broker --keepalive 2000 --dashboard "$URL/" --dashboard-auth "$TOK"
