@@ -116,14 +116,17 @@ run_one(hook_event ev, const char *cmd, const char *json)
 	}
 	if (pid == 0) {
 		/* child: async-signal-safe calls only */
+		struct sigaction dfl;
 		sigset_t none;
 
 		setpgid(0, 0);
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		sigaction(SIGPIPE, &dfl, NULL);
+		sigaction(SIGINT, &dfl, NULL);
+		sigaction(SIGTERM, &dfl, NULL);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
 		if (dup2(in[0], 0) < 0 || dup2(2, 1) < 0)
 			_exit(126);
 		execve("/bin/sh", (char *[]){"sh", "-c", (char *)cmd, NULL},
