@@ -106,7 +106,7 @@ metrics_render(broker *b, char **out, size_t *outlen)
 {
 	unsigned long long copies[8];
 	store_writer_stats ws;
-	uint64_t connected;
+	uint64_t connected, cum;
 	uint32_t members;
 	sbuf s = {NULL, 0, 4096, 0};
 
@@ -139,24 +139,47 @@ metrics_render(broker *b, char **out, size_t *outlen)
 			sb_printf(&s, "art17_copies{state=\"%s\"} %llu\n",
 			          state_names[i], copies[i]);
 	}
+	/* histograms: cumulative buckets, then +Inf, _sum and _count */
+	sb_printf(&s, "# HELP art17_commit_batch_size Records per group "
+	              "commit.\n"
+	              "# TYPE art17_commit_batch_size histogram\n");
+	cum = 0;
+	for (int i = 0; i < STORE_BATCH_BUCKETS; i++) {
+		cum += ws.batch_hist[i];
+		sb_printf(&s,
+		          "art17_commit_batch_size_bucket{le=\"%u\"} %llu\n",
+		          1u << i, (unsigned long long)cum);
+	}
 	sb_printf(&s,
-	          "# HELP art17_commit_batch_size Records per group commit.\n"
-	          "# TYPE art17_commit_batch_size summary\n"
+	          "art17_commit_batch_size_bucket{le=\"+Inf\"} %llu\n"
 	          "art17_commit_batch_size_sum %llu\n"
-	          "art17_commit_batch_size_count %llu\n"
-	          "# HELP art17_commit_batch_size_max Largest group commit.\n"
+	          "art17_commit_batch_size_count %llu\n",
+	          (unsigned long long)ws.commits, (unsigned long long)ws.ops,
+	          (unsigned long long)ws.commits);
+	sb_printf(&s,
+	          "# HELP art17_commit_batch_size_max Largest group "
+	          "commit.\n"
 	          "# TYPE art17_commit_batch_size_max gauge\n"
 	          "art17_commit_batch_size_max %llu\n",
-	          (unsigned long long)ws.ops, (unsigned long long)ws.commits,
 	          (unsigned long long)ws.max_batch);
+	sb_printf(&s, "# HELP art17_commit_seconds Time a group commit "
+	              "takes.\n"
+	              "# TYPE art17_commit_seconds histogram\n");
+	cum = 0;
+	for (int i = 0; i < STORE_LAT_BUCKETS; i++) {
+		cum += ws.lat_hist[i];
+		sb_printf(&s, "art17_commit_seconds_bucket{le=\"%g\"} %llu\n",
+		          (double)store_lat_bounds_us[i] / 1e6,
+		          (unsigned long long)cum);
+	}
 	sb_printf(&s,
-	          "# HELP art17_commit_seconds Time spent in group commits.\n"
-	          "# TYPE art17_commit_seconds summary\n"
+	          "art17_commit_seconds_bucket{le=\"+Inf\"} %llu\n"
 	          "art17_commit_seconds_sum %.6f\n"
 	          "art17_commit_seconds_count %llu\n"
 	          "# HELP art17_store_map_grows_total LMDB map growths.\n"
 	          "# TYPE art17_store_map_grows_total counter\n"
 	          "art17_store_map_grows_total %llu\n",
+	          (unsigned long long)ws.commits,
 	          (double)ws.commit_us_total / 1e6,
 	          (unsigned long long)ws.commits, (unsigned long long)ws.grows);
 	sb_printf(&s, "# HELP art17_gate_decisions_total Article 17(3) gate "

@@ -6,20 +6,6 @@
 BIN=$(cd "$1" && pwd)
 source "$(dirname "$0")/lib.sh"
 
-# A free port below Linux's ephemeral range (32768-60999), so that no
-# outgoing connection's TIME_WAIT can hold it when the broker binds it.
-http_port() {
-	local p i
-	for i in $(seq 1 100); do
-		p=$((20000 + RANDOM % 12000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null &&
-			! ss -Htan "sport = :$p" 2>/dev/null | grep -q .; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
 
 BROKER=$BIN/broker/art17-broker
 AGENT=$BIN/agent/art17-agent
@@ -198,7 +184,7 @@ nosync = yes
 verbose = 1
 
 [dashboard]
-listen = http://127.0.0.1:$(http_port)
+listen = http://127.0.0.1:$(free_port)
 auth_file = $C/dash.token
 EOF
 )

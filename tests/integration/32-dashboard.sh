@@ -10,25 +10,11 @@
 BIN=$(cd "$1" && pwd)
 source "$(dirname "$0")/lib.sh"
 
-# A free port below Linux's ephemeral range (32768-60999), so that no
-# outgoing connection's TIME_WAIT can hold it when the broker binds it.
-http_port() {
-	local p i
-	for i in $(seq 1 100); do
-		p=$((20000 + RANDOM % 12000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null &&
-			! ss -Htan "sport = :$p" 2>/dev/null | grep -q .; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
 
 TOK=$A17_TMP/dashboard.token
 openssl rand -hex 32 >"$TOK"
 chmod 600 "$TOK"
-HPORT=$(http_port)
+HPORT=$(free_port)
 URL=http://127.0.0.1:$HPORT
 pki_init m1 m2 m3
 start_broker --keepalive 2000 --dashboard "$URL/" --dashboard-auth "$TOK"
@@ -97,6 +83,14 @@ metric() { awk -v k="$1" '$1 == k { print $2 }' "$M"; }
 [ "$(metric 'art17_gate_decisions_total{decision="deny",reason="deny.no-ground"}')" -ge 3 ] ||
 	fail "deny decisions not counted"
 [ "$(metric art17_commit_batch_size_count)" -gt 0 ] || fail "no commit batches"
+[ "$(metric 'art17_commit_batch_size_bucket{le="+Inf"}')" = "$(metric art17_commit_batch_size_count)" ] ||
+	fail "batch size histogram: +Inf bucket is not the count"
+[ "$(metric 'art17_commit_seconds_bucket{le="+Inf"}')" = "$(metric art17_commit_seconds_count)" ] ||
+	fail "latency histogram: +Inf bucket is not the count"
+grep -q '^# TYPE art17_commit_seconds histogram$' "$M" || fail "latency is not a histogram"
+# buckets never decrease
+awk -F'[ ]' '/^art17_commit_(batch_size|seconds)_bucket/ { split($1, a, "{"); if (a[1] == last && $2 < prev) bad = 1; last = a[1]; prev = $2 } END { exit bad }' "$M" ||
+	fail "a histogram's buckets decrease"
 awk -v s="$(metric art17_commit_seconds_sum)" 'BEGIN { exit !(s > 0) }' ||
 	fail "commit latency not measured"
 grep -q '^# TYPE art17_gate_decisions_total counter$' "$M" || fail "TYPE lines"
