@@ -37,6 +37,8 @@ conf() { # name, then the file's text on stdin
 f=$(conf nofile.conf </dev/null)
 rm -f "$f"
 check_broker "$f" "$f: cannot open: No such file or directory"
+mkdir -p "$C/adir.conf"
+check_broker "$C/adir.conf" "$C/adir.conf: read error: Is a directory"
 f=$(printf 'top = 1\n' | conf outside.conf)
 check_broker "$f" "$f:1: key \"top\" outside a section"
 f=$(printf '[broker]\nthis is no setting\n' | conf syntax.conf)
