@@ -7,8 +7,10 @@ WERROR   ?= OFF
 BUILD_TYPE ?= RelWithDebInfo
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
+PREFIX   ?= /usr/local
+DESTDIR  ?=
 
-.PHONY: all deps configure build test demo bench clean install format
+.PHONY: all deps configure build test demo bench clean install format package
 
 all: build
 
@@ -17,7 +19,8 @@ deps:
 
 configure: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
-		-DA17_SANITIZE=$(SANITIZE) -DA17_WERROR=$(WERROR)
+		-DA17_SANITIZE=$(SANITIZE) -DA17_WERROR=$(WERROR) \
+		-DCMAKE_INSTALL_PREFIX=$(PREFIX)
 
 build: configure
 	cmake --build $(BUILD) -j$(JOBS)
@@ -32,11 +35,17 @@ bench:
 	$(MAKE) build BUILD=build-release BUILD_TYPE=Release
 	build-release/tools/art17-bench fanout -n 1000
 
+# make install [PREFIX=/usr/local] [DESTDIR=/staging]
 install: build
-	cmake --install $(BUILD)
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
+
+# The Debian package: a Release tree with the prefix /usr, then CPack.
+package:
+	$(MAKE) build BUILD=build-deb BUILD_TYPE=Release PREFIX=/usr
+	cd build-deb && cpack -G DEB
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-release build-ci
+	rm -rf $(BUILD) build-release build-ci build-deb

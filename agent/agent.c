@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "agent.h"
+#include "conf.h"
 #include "feedback.h"
 #include "marking.h"
 #include "seal.h"
@@ -27,7 +28,8 @@ usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: art17-agent [-d DATADIR] COMMAND [options]\n"
+	    "usage: art17-agent [-f CONFIG] [-n] [-d DATADIR] COMMAND "
+	    "[options]\n"
 	    "\n"
 	    "commands:\n"
 	    "  run -k KEYDIR [-m MEMBER] [-c URL] [--insecure] [--nosync]\n"
@@ -79,6 +81,10 @@ usage(FILE *f)
 	    "                     requests, signed with the member's key\n"
 	    "\n"
 	    "options:\n"
+	    "  -f, --config FILE  read FILE first (art17-agent.conf(5)); "
+	    "flags override it\n"
+	    "  -n, --check        check the configuration file and exit\n"
+	    "      --syslog       (run) log to syslog instead of stderr\n"
 	    "  -d, --data DIR     the agent's data directory (default "
 	    "$ART17_AGENT_DATA or\n"
 	    "                     /var/lib/art17-agent)\n"
@@ -101,7 +107,7 @@ usage(FILE *f)
 	    "  -h, --help, -V, --version\n"
 	    "\n"
 	    "Exit status: 0 success, 1 failure, 2 usage error, 3 denied "
-	    "(reshare-check),\n4 not found.\n");
+	    "(reshare-check),\n4 not found, 78 configuration error.\n");
 }
 
 /* The marking in force: the latest revision pushed, else the original. */
@@ -799,6 +805,8 @@ main(int argc, char **argv)
 {
 	static const struct option gopts[] = {
 	    {"data", required_argument, NULL, 'd'},
+	    {"config", required_argument, NULL, 'f'},
+	    {"check", no_argument, NULL, 'n'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -819,6 +827,7 @@ main(int argc, char **argv)
 	    {"key", required_argument, NULL, 'K'},
 	    {"ref", required_argument, NULL, 'R'},
 	    {"out", required_argument, NULL, 'O'},
+	    {"syslog", no_argument, NULL, 'L'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -828,20 +837,30 @@ main(int argc, char **argv)
 	const char *cmd, *person = NULL, *ref = NULL, *staff = NULL,
 	                 *sealkey = NULL;
 	store *st = NULL;
-	int c, verbose = LOG_LVL_INFO, as_json = 0, rv;
+	const char *conffile = NULL, *data_flag = NULL;
+	conf_file *cf = NULL;
+	int c, verbose = LOG_LVL_INFO, as_json = 0, rv, check = 0, nv = 0;
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.datadir = getenv("ART17_AGENT_DATA") ? getenv("ART17_AGENT_DATA")
 	                                         : "/var/lib/art17-agent";
 	cfg.url = "tls+tcp://127.0.0.1:7017";
+	cfg.verbose = LOG_LVL_INFO;
+	cfg.hook_timeout_s = 10;
 
-	while ((c = getopt_long(argc, argv, "+d:vhV", gopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+d:f:nvhV", gopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
-			cfg.datadir = optarg;
+			data_flag = optarg;
+			break;
+		case 'f':
+			conffile = optarg;
+			break;
+		case 'n':
+			check = 1;
 			break;
 		case 'v':
-			verbose++;
+			nv++;
 			break;
 		case 'h':
 			usage(stdout);
@@ -854,6 +873,28 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
+	/* the file first, then the flags over it */
+	if (conffile != NULL) {
+		int errors = config_agent_read(conffile, &cfg, &cf);
+
+		conf_free_at_exit(cf);
+		if (errors > 0) {
+			fprintf(stderr, "art17-agent: %s: %d error%s\n",
+			        conffile, errors, errors == 1 ? "" : "s");
+			return CONF_EXIT;
+		}
+	}
+	if (check) {
+		if (conffile == NULL) {
+			fprintf(stderr, "art17-agent: -n needs -f CONFIG\n");
+			return 2;
+		}
+		printf("art17-agent: configuration OK\n");
+		return 0;
+	}
+	if (data_flag != NULL)
+		cfg.datadir = data_flag;
+	verbose = cfg.verbose + nv;
 	if (optind >= argc) {
 		usage(stderr);
 		return 2;
@@ -913,6 +954,9 @@ main(int argc, char **argv)
 		case 'j':
 			as_json = 1;
 			break;
+		case 'L':
+			cfg.use_syslog = 1;
+			break;
 		case 'v':
 			verbose++;
 			break;
@@ -924,7 +968,8 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	log_init(1, "art17-agent", verbose);
+	log_init(!(cfg.use_syslog && strcmp(cmd, "run") == 0), "art17-agent",
+	         verbose);
 
 	if (strcmp(cmd, "run") == 0) {
 		if (optind != argc || cfg.keydir == NULL) {

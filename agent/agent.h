@@ -39,6 +39,12 @@ typedef struct agent_cfg {
 	const char *run_as;      /* drop to this user when started as root */
 	int insecure;
 	int nosync;
+	int use_syslog;
+	int verbose;
+	const char *hook_arrival; /* commands run on events (hooks.c) */
+	const char *hook_overdue;
+	const char *hook_withdrawal;
+	int hook_timeout_s;
 } agent_cfg;
 
 /* inbox.c */
@@ -95,6 +101,35 @@ int outbox_consent(store *s, const char *member, int grant, const char *ref);
 int outbox_next_other(store *s, uint8_t *kind, uint64_t *id, uint8_t **buf,
                       size_t *len);
 int outbox_remove(store *s, uint8_t kind, uint64_t id);
+
+/* 1 when request id is in the inbox already. */
+int inbox_has(store *s, const char *id);
+
+/* config.c: reads path into cfg; returns the number of errors reported. */
+typedef struct conf_file conf_file;
+int config_agent_read(const char *path, agent_cfg *cfg, conf_file **cf);
+
+/*
+ * hooks.c: members' notification commands. hooks_fire never blocks: the
+ * event goes on a bounded queue that one thread works through, running
+ * each command with the metadata as JSON on stdin and killing it after
+ * the timeout. Metadata only: never content, sealed or not.
+ */
+typedef enum hook_event {
+	HOOK_ARRIVAL = 0,
+	HOOK_OVERDUE,
+	HOOK_WITHDRAWAL,
+} hook_event;
+int hooks_start(const agent_cfg *cfg);
+/* Queues ev; json (a JSON object, text) is copied. */
+void hooks_fire(hook_event ev, const char *json);
+/* The events, as metadata JSON (never content). */
+void hooks_arrival(const char *member, uint64_t seq, const Art17__Request *r,
+                   const Art17__CopyInfo *info);
+void hooks_overdue(const char *member, const Art17__Reminder *rem);
+void hooks_withdrawal(const char *member, uint64_t seq);
+/* Waits for the running hook (up to its timeout), drops the rest. */
+void hooks_stop(void);
 
 /* link.c: runs the daemon until SIGINT/SIGTERM. Returns an exit code. */
 int link_run(const agent_cfg *cfg);

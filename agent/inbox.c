@@ -569,3 +569,20 @@ outbox_consult(store *s, const Art17__Consultation *c)
 	free(buf);
 	return store_txn_commit(&t);
 }
+
+int
+inbox_has(store *s, const char *id)
+{
+	store_txn t;
+	store_key k;
+	MDB_val v;
+	int found;
+
+	if (store_txn_begin(s, &t, 1) != 0)
+		return 0;
+	store_key_init(&k);
+	store_key_str(&k, id);
+	found = store_get(&t, ADB_INBOX, &k, &v) == 0;
+	store_txn_abort(&t);
+	return found;
+}

@@ -267,6 +267,7 @@ take_deliver(link_t *l, Art17__Deliver *d, uint64_t *cursor)
 	Art17__Request **reqs;
 	wire_msg *ms;
 	uint8_t(*hashes)[A17_SHA256_LEN];
+	uint8_t *fresh; /* not in the inbox before: its arrival hook runs */
 	size_t n_new = 0;
 	int rv;
 
@@ -282,6 +283,7 @@ take_deliver(link_t *l, Art17__Deliver *d, uint64_t *cursor)
 		          d->reminders[i]->request_id,
 		          (unsigned long long)d->reminders[i]->seq, t,
 		          d->reminders[i]->text);
+		hooks_overdue(l->cfg->member, d->reminders[i]);
 	}
 	/* copies first (a revision may concern one of them), then revisions */
 	if (d->n_copies == 0 && d->n_withdrawn == 0) {
@@ -293,6 +295,7 @@ take_deliver(link_t *l, Art17__Deliver *d, uint64_t *cursor)
 		log_info("copy seq %llu was withdrawn by the broker before "
 		         "delivery (its ground went away)",
 		         (unsigned long long)d->withdrawn[i]);
+		hooks_withdrawal(l->cfg->member, d->withdrawn[i]);
 		if (d->withdrawn[i] > *cursor)
 			*cursor = d->withdrawn[i];
 	}
@@ -304,7 +307,9 @@ take_deliver(link_t *l, Art17__Deliver *d, uint64_t *cursor)
 	reqs = calloc(d->n_copies, sizeof(*reqs));
 	ms = calloc(d->n_copies, sizeof(*ms));
 	hashes = calloc(d->n_copies, sizeof(*hashes));
-	if (reqs == NULL || ms == NULL || hashes == NULL) {
+	fresh = calloc(d->n_copies, 1);
+	if (reqs == NULL || ms == NULL || hashes == NULL || fresh == NULL) {
+		free(fresh);
 		free(reqs);
 		free(ms);
 		free(hashes);
@@ -332,6 +337,7 @@ take_deliver(link_t *l, Art17__Deliver *d, uint64_t *cursor)
 		}
 		reqs[i] = ms[i].body->request;
 		crypto_sha256(ms[i].body_buf, ms[i].body_len, hashes[i]);
+		fresh[i] = !inbox_has(l->st, reqs[i]->request_id);
 	}
 	rv = inbox_store(l->st, d->copies, reqs,
 	                 (const uint8_t(*)[A17_SHA256_LEN])hashes, d->n_copies,
@@ -346,6 +352,9 @@ take_deliver(link_t *l, Art17__Deliver *d, uint64_t *cursor)
 				         (unsigned long long)d->copies[i]->seq,
 				         reqs[i]->exercise ? " [EXERCISE]"
 				                           : "");
+			if (reqs[i] != NULL && fresh[i])
+				hooks_arrival(l->cfg->member, d->copies[i]->seq,
+				              reqs[i], d->copies[i]->info);
 		}
 		a17_crashpoint("agent.after_store");
 		take_revisions(l, d);
@@ -361,6 +370,7 @@ take_deliver(link_t *l, Art17__Deliver *d, uint64_t *cursor)
 	free(ms);
 	free(reqs);
 	free(hashes);
+	free(fresh);
 	return rv;
 }
 
@@ -787,6 +797,8 @@ link_run(const agent_cfg *cfg)
 		return 1;
 	if (drop_privileges(cfg->run_as) != 0)
 		return 1;
+	if (hooks_start(cfg) != 0)
+		return 1;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -867,6 +879,7 @@ link_run(const agent_cfg *cfg)
 	pthread_mutex_unlock(&l.mtx);
 	nng_close(l.sock);
 	pthread_join(sender, NULL);
+	hooks_stop();
 	nng_aio_free(l.poll_aio);
 	nng_aio_free(l.send_aio);
 	if (l.tls)

@@ -16,6 +16,7 @@
 #include <openssl/crypto.h>
 
 #include "broker.h"
+#include "conf.h"
 #include "err.h"
 #include "log.h"
 
@@ -55,14 +56,22 @@ usage(FILE *f)
 	       "      --user NAME    when started as root, drop to this user "
 	       "after binding\n"
 	       "      --syslog       log to syslog instead of stderr\n"
+	       "      --dashboard URL  serve the dashboard and /metrics on URL "
+	       "(loopback http://)\n"
+	       "      --dashboard-auth FILE  bearer token file for them (mode "
+	       "0600, required)\n"
+	       "  -f, --config FILE  read FILE first (art17-broker.conf(5)); "
+	       "flags override it\n"
+	       "  -n, --check        check the configuration and exit\n"
 	       "  -v, --verbose      more logging (repeat for debug)\n"
 	       "  -h, --help         this help\n"
 	       "  -V, --version      print the version\n"
 	       "\n"
 	       "The admin endpoint is ipc://DATADIR/admin.sock (see "
 	       "art17ctl).\n"
-	       "Exit status: 0 after a clean stop (SIGINT/SIGTERM), 1 on a "
-	       "start-up error, 2 on a usage error.\n");
+	       "Exit status: 0 after a clean stop (SIGINT/SIGTERM) or a good "
+	       "-n check,\n1 on a start-up error, 2 on a usage error, 78 on a "
+	       "configuration error.\n");
 }
 
 /*
@@ -119,11 +128,18 @@ main(int argc, char **argv)
 	    {"staff-delay", required_argument, NULL, 'D'},
 	    {"user", required_argument, NULL, 'U'},
 	    {"confirm-window", required_argument, NULL, 'W'},
+	    {"dashboard", required_argument, NULL, 'H'},
+	    {"dashboard-auth", required_argument, NULL, 'A'},
+	    {"config", required_argument, NULL, 'f'},
+	    {"check", no_argument, NULL, 'n'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
+	broker_opts bo = {NULL, 0, LOG_LVL_INFO, NULL};
+	const char *conffile = NULL;
+	int check = 0, conf_errors = 0;
 	broker *b = &a17b;
 	char path[4096];
 	sigset_t set;
@@ -141,8 +157,36 @@ main(int argc, char **argv)
 	b->cfg.staff_delay_days = 5;
 	b->cfg.confirm_window_ms = 15 * 60 * 1000;
 
-	while ((c = getopt_long(argc, argv, "d:p:l:vhV", opts, NULL)) != -1) {
+	/* first pass: only -f and -n, so the file is read before the flags */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "d:p:l:f:nvhV", opts, NULL)) !=
+	       -1) {
+		if (c == 'f')
+			conffile = optarg;
+		else if (c == 'n')
+			check = 1;
+	}
+	if (conffile != NULL) {
+		conf_errors = config_broker_read(conffile, &b->cfg, &bo);
+		conf_free_at_exit(bo.file);
+		verbose = bo.verbose;
+		use_syslog = bo.use_syslog;
+		run_as = bo.run_as;
+	}
+	opterr = 1;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "d:p:l:f:nvhV", opts, NULL)) !=
+	       -1) {
 		switch (c) {
+		case 'f':
+		case 'n':
+			break;
+		case 'H':
+			b->cfg.http_listen = optarg;
+			break;
+		case 'A':
+			b->cfg.http_auth_file = optarg;
+			break;
 		case 'd':
 			b->cfg.datadir = optarg;
 			break;
@@ -223,6 +267,17 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (conf_errors > 0) {
+		fprintf(stderr, "art17-broker: %s: %d error%s\n", conffile,
+		        conf_errors, conf_errors == 1 ? "" : "s");
+		return CONF_EXIT;
+	}
+	if (check) {
+		if (config_broker_check(&b->cfg) > 0)
+			return CONF_EXIT;
+		printf("art17-broker: configuration OK\n");
+		return 0;
+	}
 	log_init(!use_syslog, "art17-broker", verbose);
 
 	/* Block the stop signals in every thread; main waits for them. */
@@ -261,7 +316,8 @@ main(int argc, char **argv)
 		log_warnx("writer: %s", a17_strerror(rv));
 		return 1;
 	}
-	if ((rv = admin_start(b)) != 0 || (rv = net_start(b)) != 0) {
+	if ((rv = admin_start(b)) != 0 || (rv = net_start(b)) != 0 ||
+	    (rv = http_start(b)) != 0) {
 		log_warnx("start-up failed: %s", a17_strerror(rv));
 		return 1;
 	}
@@ -274,6 +330,7 @@ main(int argc, char **argv)
 			break;
 	}
 	log_info("signal %d: stopping", sig);
+	http_stop(b);
 	admin_stop(b);
 	net_stop(b);
 	store_close(b->st);

@@ -90,6 +90,8 @@ typedef struct broker_cfg {
 	int flag_quorum;       /* 1, or 2 for the two-person rule */
 	int staff_delay_days;  /* business days until a staff change applies */
 	int confirm_window_ms; /* how long a flag waits for confirmation */
+	const char *http_listen;    /* dashboard and metrics; NULL: off */
+	const char *http_auth_file; /* the dashboard's bearer token (0600) */
 } broker_cfg;
 
 typedef struct broker {
@@ -221,6 +223,38 @@ int net_start(broker *b);
 void net_stop(broker *b);
 /* Wakes every held poll whose member has copies beyond its cursor. */
 void net_kick_members(broker *b, const uint32_t *nos, size_t n);
+
+/* config.c: the configuration file (flags are applied after it) */
+typedef struct conf_file conf_file;
+typedef struct broker_opts {
+	const char *run_as;
+	int use_syslog;
+	int verbose;
+	conf_file *file;
+} broker_opts;
+/* Reads path into cfg and o; returns the number of errors reported. */
+int config_broker_read(const char *path, broker_cfg *cfg, broker_opts *o);
+/* -n: checks the settings in force after the flags; counts errors. */
+int config_broker_check(const broker_cfg *cfg);
+
+/* http.c: the dashboard and /metrics on nng's HTTP server */
+#define HTTP_TOKEN_MAX 256
+/* 0 when url is an http:// URL on loopback; else why in why. */
+int http_check_url(const char *url, char *why, size_t wlen);
+/*
+ * Reads the token from path: refused unless a regular file that group
+ * and others cannot read or write, holding 16..HTTP_TOKEN_MAX printable
+ * characters (one line). Returns 0 or -1 with why filled in.
+ */
+int http_token_load(const char *path, char *tok, size_t toklen, char *why,
+                    size_t wlen);
+int http_start(broker *b);
+void http_stop(broker *b);
+
+/* metrics.c: counters that the hot paths bump, read by /metrics */
+void metrics_gate(int reason);
+/* Appends the Prometheus text exposition to buf (malloc'd, grows). */
+int metrics_render(broker *b, char **buf, size_t *len);
 
 /* admin.c */
 int admin_start(broker *b);

@@ -131,6 +131,7 @@ reg_gate(store_txn *t, Art17__ItemKind kind, const char *incident_id,
 	o = gate_decide(&in);
 	v->allow = o.allow;
 	v->reason = o.reason;
+	metrics_gate(o.reason);
 	v->ground = o.ground;
 	if (o.ground == ART17__GROUND_KIND__GROUND_LARGE_SCALE && inc &&
 	    inc->flag)

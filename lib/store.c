@@ -573,6 +573,10 @@ store_iter_end(store_iter *it)
 
 /* --------------------------------------------------------- group commit */
 
+const uint64_t store_lat_bounds_us[STORE_LAT_BUCKETS] = {
+    100,   250,   500,   1000,   2500,   5000,
+    10000, 25000, 50000, 100000, 250000, 1000000};
+
 struct store_writer {
 	store *s;
 	pthread_t thr;
@@ -721,6 +725,16 @@ writer_main(void *arg)
 			w->st.max_batch = n;
 		w->st.grows += (uint64_t)grows;
 		w->st.commit_us_total += us;
+		for (int b = 0; b < STORE_BATCH_BUCKETS; b++)
+			if (n <= (1u << b)) {
+				w->st.batch_hist[b]++;
+				break;
+			}
+		for (int b = 0; b < STORE_LAT_BUCKETS; b++)
+			if (us <= store_lat_bounds_us[b]) {
+				w->st.lat_hist[b]++;
+				break;
+			}
 		pthread_mutex_unlock(&w->mtx);
 
 		/* done may free op: read next first. */

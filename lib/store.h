@@ -135,12 +135,21 @@ struct store_op {
 	int rv;         /* writer's use */
 };
 
+/* Histogram bounds (upper, inclusive) for the writer's statistics. */
+#define STORE_BATCH_BUCKETS 13 /* 1, 2, 4, ... 4096 records */
+#define STORE_LAT_BUCKETS   12
+extern const uint64_t store_lat_bounds_us[STORE_LAT_BUCKETS];
+
 typedef struct store_writer_stats {
 	uint64_t commits;
 	uint64_t ops;
 	uint64_t max_batch;
 	uint64_t grows;
 	uint64_t commit_us_total;
+	/* commits per bucket (not cumulative); beyond the last: commits -
+	 * the sum */
+	uint64_t batch_hist[STORE_BATCH_BUCKETS];
+	uint64_t lat_hist[STORE_LAT_BUCKETS];
 } store_writer_stats;
 
 /*

@@ -1565,6 +1565,7 @@ usage(FILE *f)
 	        "  --only WHAT       run only the floor or only art17\n"
 	        "  -v, --verbose     print the agents' errors as they happen\n"
 	        "  -h, --help        this help\n"
+	        "  -V, --version     print the version\n"
 	        "\n"
 	        "Exit status: 0 every count right, 1 a check or a step "
 	        "failed, 2 usage error.\n",
@@ -1652,6 +1653,10 @@ main(int argc, char **argv)
 	    strcmp(argv[1], "--help") == 0) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("art17-bench 0.1.0\n");
+		return 0;
 	}
 	if (strcmp(argv[1], "fanout") != 0) {
 		msg("unknown benchmark '%s' (only: fanout)", argv[1]);

@@ -14,7 +14,10 @@ libjansson-dev libinih-dev jq
 python3-jsonschema
 gnuplot-nox
 spin
-clang-format"
+clang-format
+curl python3
+chromium chromium-driver
+dpkg-dev systemd"
 
 missing=""
 for p in $PKGS; do

@@ -55,11 +55,13 @@ fail() {
 	exit 1
 }
 
-# A free TCP port on loopback (tries random ones).
+# A free TCP port on loopback (tries random ones), below Linux's
+# ephemeral range (32768-60999): there, a busy machine's outgoing
+# connections (or their TIME_WAIT) can hold the port when it is bound.
 free_port() {
 	local p i
 	for i in $(seq 1 100); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % 12000))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return 0

@@ -1,0 +1,150 @@
+/*
+ * config.c: the broker's configuration file (docs/art17-broker.conf.5).
+ *
+ * The file sets the same things as the command-line options; main()
+ * reads it first and applies the flags afterwards, so flags win. Every
+ * problem is reported as FILE:LINE, then the broker exits with
+ * CONF_EXIT (78) without starting.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "conf.h"
+
+enum {
+	K_DATA,
+	K_PKI,
+	K_LISTEN,
+	K_INSECURE,
+	K_KEEPALIVE,
+	K_CRL,
+	K_NOSYNC,
+	K_QUORUM,
+	K_CONFIRM,
+	K_STAFF,
+	K_USER,
+	K_SYSLOG,
+	K_VERBOSE,
+	K_HTTP,
+	K_AUTH,
+	K_COUNT
+};
+
+int
+config_broker_read(const char *path, broker_cfg *cfg, broker_opts *o)
+{
+	int confirm_s = cfg->confirm_window_ms / 1000;
+	const conf_key keys[] = {
+	    [K_DATA] = {"broker", "data", CONF_STR, 0, 0, &cfg->datadir},
+	    [K_PKI] = {"broker", "pki", CONF_STR, 0, 0, &cfg->pkidir},
+	    [K_LISTEN] = {"broker", "listen", CONF_STR, 0, 0, &cfg->listen},
+	    [K_INSECURE] = {"broker", "insecure", CONF_BOOL, 0, 0,
+	                    &cfg->insecure},
+	    [K_KEEPALIVE] = {"broker", "keepalive", CONF_INT, 100, 600000,
+	                     &cfg->keepalive_ms},
+	    [K_CRL] = {"broker", "crl", CONF_STR, 0, 0, &cfg->crlfile},
+	    [K_NOSYNC] = {"broker", "nosync", CONF_BOOL, 0, 0, &cfg->nosync},
+	    [K_QUORUM] = {"broker", "flag_quorum", CONF_INT, 1, 2,
+	                  &cfg->flag_quorum},
+	    [K_CONFIRM] = {"broker", "confirm_window", CONF_INT, 1, 86400,
+	                   &confirm_s},
+	    [K_STAFF] = {"broker", "staff_delay", CONF_INT, 0, 60,
+	                 &cfg->staff_delay_days},
+	    [K_USER] = {"broker", "user", CONF_STR, 0, 0, &o->run_as},
+	    [K_SYSLOG] = {"broker", "syslog", CONF_BOOL, 0, 0, &o->use_syslog},
+	    [K_VERBOSE] = {"broker", "verbose", CONF_INT, 0, 3, &o->verbose},
+	    [K_HTTP] = {"dashboard", "listen", CONF_STR, 0, 0,
+	                &cfg->http_listen},
+	    [K_AUTH] = {"dashboard", "auth_file", CONF_STR, 0, 0,
+	                &cfg->http_auth_file},
+	    [K_COUNT] = {NULL, NULL, CONF_STR, 0, 0, NULL},
+	};
+	int line[K_COUNT] = {0};
+	int errors;
+
+	errors = conf_load(path, keys, line, &o->file);
+	cfg->confirm_window_ms = confirm_s * 1000;
+	/* verbose in the file counts from the default level, like -v */
+	if (line[K_VERBOSE] != 0)
+		o->verbose += 2;
+	if (line[K_DATA] != 0 && cfg->datadir == NULL) {
+		conf_error(path, line[K_DATA], "data: empty value");
+		errors++;
+	}
+	if (line[K_PKI] != 0 && cfg->pkidir == NULL) {
+		conf_error(path, line[K_PKI], "pki: empty value");
+		errors++;
+	}
+	if (line[K_LISTEN] != 0) {
+		if (cfg->listen == NULL) {
+			conf_error(path, line[K_LISTEN], "listen: empty value");
+			errors++;
+			cfg->listen = "tls+tcp://127.0.0.1:7017";
+		} else if (strncmp(cfg->listen, "tls+tcp://", 10) != 0 &&
+		           strncmp(cfg->listen, "tcp://", 6) != 0) {
+			conf_error(path, line[K_LISTEN],
+			           "listen: \"%s\" is not a tls+tcp:// URL",
+			           cfg->listen);
+			errors++;
+		} else if (strncmp(cfg->listen, "tcp://", 6) == 0 &&
+		           !cfg->insecure) {
+			conf_error(path, line[K_LISTEN],
+			           "listen: plain tcp:// needs insecure = yes "
+			           "(loopback drills only)");
+			errors++;
+		}
+	}
+	if (line[K_HTTP] != 0 && cfg->http_listen != NULL) {
+		char why[256];
+
+		if (http_check_url(cfg->http_listen, why, sizeof(why)) != 0) {
+			conf_error(path, line[K_HTTP], "listen: %s", why);
+			errors++;
+		}
+		if (cfg->http_auth_file == NULL) {
+			conf_error(path, line[K_HTTP],
+			           "listen: the dashboard needs auth_file "
+			           "(it never serves without authentication)");
+			errors++;
+		}
+	}
+	if (line[K_AUTH] != 0 && cfg->http_auth_file != NULL) {
+		char why[512], tok[HTTP_TOKEN_MAX + 1];
+
+		if (http_token_load(cfg->http_auth_file, tok, sizeof(tok), why,
+		                    sizeof(why)) != 0) {
+			conf_error(path, line[K_AUTH], "auth_file: %s", why);
+			errors++;
+		}
+		memset(tok, 0, sizeof(tok));
+	}
+	return errors;
+}
+
+int
+config_broker_check(const broker_cfg *cfg)
+{
+	char why[512], tok[HTTP_TOKEN_MAX + 2];
+	int errors = 0;
+
+	if (cfg->http_listen == NULL)
+		return 0;
+	if (http_check_url(cfg->http_listen, why, sizeof(why)) != 0) {
+		fprintf(stderr, "art17-broker: dashboard: %s\n", why);
+		errors++;
+	}
+	if (cfg->http_auth_file == NULL) {
+		fprintf(stderr, "art17-broker: dashboard: an auth file is "
+		                "required (--dashboard-auth)\n");
+		errors++;
+	} else if (http_token_load(cfg->http_auth_file, tok, sizeof(tok), why,
+	                           sizeof(why)) != 0) {
+		fprintf(stderr, "art17-broker: dashboard auth file %s\n", why);
+		errors++;
+	}
+	memset(tok, 0, sizeof(tok));
+	return errors;
+}

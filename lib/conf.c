@@ -1,0 +1,294 @@
+/*
+ * conf.c: INI configuration files through inih, every error reported
+ * with its file and line.
+ *
+ * inih's handler does not get the line number in Debian's build, and its
+ * return value names only the first bad line. So the file is fed through
+ * ini_parse_stream() with a reader that counts lines and reports the
+ * lines inih would skip (syntax errors, unknown sections, overlong
+ * lines); the handler reports bad keys and values at the reader's line.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ini.h>
+
+#include "conf.h"
+
+struct conf_file {
+	char **strs;
+	size_t n_strs;
+};
+
+typedef struct parse {
+	const char *path;
+	FILE *fp;
+	const conf_key *keys;
+	int *line_of;
+	int line;
+	int errors;
+	int long_line; /* the current line did not fit: reported once */
+	int bad_section;
+	conf_file *cf;
+} parse;
+
+void
+conf_error(const char *path, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (line > 0)
+		fprintf(stderr, "%s:%d: ", path, line);
+	else
+		fprintf(stderr, "%s: ", path);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void perr(parse *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+perr(parse *p, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	conf_error(p->path, p->line, "%s", msg);
+	p->errors++;
+}
+
+static int
+known_section(const parse *p, const char *s, size_t len)
+{
+	for (const conf_key *k = p->keys; k->name != NULL; k++)
+		if (strlen(k->section) == len &&
+		    strncasecmp(k->section, s, len) == 0)
+			return 1;
+	return 0;
+}
+
+/* Checks the shape of one whole line, as inih will see it. */
+static void
+check_line(parse *p, const char *s)
+{
+	const char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s == '\0' || *s == '\n' || *s == '\r' || *s == ';' || *s == '#')
+		return;
+	if (*s == '[') {
+		if ((e = strchr(s, ']')) == NULL) {
+			perr(p, "syntax error: section name without a "
+			        "closing ']'");
+			return;
+		}
+		s++;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		p->bad_section = !known_section(p, s, (size_t)(e - s));
+		if (p->bad_section)
+			perr(p, "unknown section [%.*s]", (int)(e - s), s);
+		return;
+	}
+	if (strpbrk(s, "=:") == NULL)
+		perr(p, "syntax error: expected \"key = value\" or "
+		        "\"[section]\"");
+}
+
+static char *
+reader(char *str, int num, void *arg)
+{
+	parse *p = arg;
+	size_t len;
+
+	if (fgets(str, num, p->fp) == NULL)
+		return NULL;
+	p->line++;
+	len = strlen(str);
+	if (len > 0 && str[len - 1] != '\n' && !feof(p->fp)) {
+		int c;
+
+		/* skip the rest: inih would take it for another line */
+		while ((c = fgetc(p->fp)) != EOF && c != '\n')
+			;
+		perr(p, "line too long (at most %d characters)", num - 2);
+		str[0] = '\0';
+		return str;
+	}
+	check_line(p, str);
+	return str;
+}
+
+static int
+parse_bool(const char *v, int *out)
+{
+	static const char *yes[] = {"yes", "true", "on", "1"};
+	static const char *no[] = {"no", "false", "off", "0"};
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0) {
+			*out = 1;
+			return 0;
+		}
+		if (strcasecmp(v, no[i]) == 0) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int
+keep_str(parse *p, const char *v, const char **dst)
+{
+	char **n;
+	char *s;
+
+	if ((s = strdup(v)) == NULL)
+		return -1;
+	n = realloc(p->cf->strs, (p->cf->n_strs + 1) * sizeof(*n));
+	if (n == NULL) {
+		free(s);
+		return -1;
+	}
+	p->cf->strs = n;
+	p->cf->strs[p->cf->n_strs++] = s;
+	*dst = s;
+	return 0;
+}
+
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	parse *p = user;
+	const conf_key *k;
+	size_t i;
+
+	if (p->bad_section)
+		return 1; /* reported at the section's line */
+	for (i = 0, k = p->keys; k->name != NULL; k++, i++)
+		if (strcasecmp(k->section, section) == 0 &&
+		    strcasecmp(k->name, name) == 0)
+			break;
+	if (k->name == NULL && *section == '\0') {
+		perr(p, "key \"%s\" outside a section", name);
+		return 1;
+	}
+	if (k->name == NULL) {
+		perr(p, "unknown key \"%s\" in [%s]", name, section);
+		return 1;
+	}
+	if (p->line_of != NULL) {
+		if (p->line_of[i] != 0) {
+			perr(p, "%s: set again (first set on line %d)", k->name,
+			     p->line_of[i]);
+			return 1;
+		}
+		p->line_of[i] = p->line;
+	}
+	switch (k->type) {
+	case CONF_STR:
+		if (*value == '\0') {
+			*(const char **)k->dst = NULL;
+		} else if (keep_str(p, value, k->dst) != 0) {
+			perr(p, "%s: out of memory", k->name);
+		}
+		break;
+	case CONF_BOOL:
+		if (parse_bool(value, k->dst) != 0)
+			perr(p, "%s: \"%s\" is not yes or no", k->name, value);
+		break;
+	case CONF_INT: {
+		char *end;
+		long v;
+
+		errno = 0;
+		v = strtol(value, &end, 10);
+		if (*value == '\0' || *end != '\0' || errno != 0 ||
+		    v < k->min || v > k->max) {
+			perr(p, "%s: \"%s\" is not a whole number in %d..%d",
+			     k->name, value, k->min, k->max);
+			break;
+		}
+		*(int *)k->dst = (int)v;
+		break;
+	}
+	}
+	return 1;
+}
+
+int
+conf_load(const char *path, const conf_key *keys, int *line_of, conf_file **cfp)
+{
+	parse p;
+	int rv;
+
+	memset(&p, 0, sizeof(p));
+	p.path = path;
+	p.keys = keys;
+	p.line_of = line_of;
+	if ((p.cf = calloc(1, sizeof(*p.cf))) == NULL) {
+		conf_error(path, 0, "out of memory");
+		return 1;
+	}
+	*cfp = p.cf;
+	if ((p.fp = fopen(path, "r")) == NULL) {
+		conf_error(path, 0, "cannot open: %s", strerror(errno));
+		return 1;
+	}
+	rv = ini_parse_stream(reader, &p, handler, &p);
+	if (ferror(p.fp)) {
+		conf_error(path, p.line, "read error: %s", strerror(errno));
+		p.errors++;
+	}
+	fclose(p.fp);
+	if (rv == -2) {
+		conf_error(path, 0, "out of memory");
+		p.errors++;
+	}
+	return p.errors;
+}
+
+void
+conf_free(conf_file *cf)
+{
+	if (cf == NULL)
+		return;
+	for (size_t i = 0; i < cf->n_strs; i++)
+		free(cf->strs[i]);
+	free(cf->strs);
+	free(cf);
+}
+
+static conf_file *at_exit_cf;
+
+static void
+free_at_exit(void)
+{
+	conf_free(at_exit_cf);
+	at_exit_cf = NULL;
+}
+
+void
+conf_free_at_exit(conf_file *cf)
+{
+	if (at_exit_cf != NULL)
+		conf_free(at_exit_cf);
+	else
+		atexit(free_at_exit);
+	at_exit_cf = cf;
+}
