@@ -51,6 +51,7 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
 
+#include "bench_peers.h"
 #include "crypto.h"
 #include "err.h"
 #include "simagent.h"
@@ -59,7 +60,7 @@
 #define PAYLOAD_LEN      1024
 #define ROUND_TIMEOUT_MS 60000
 #define CONNECT_BURST    32 /* TLS handshakes in flight while connecting */
-#define MAX_AGENTS       8000
+#define MAX_AGENTS       10000
 #define COORD_NAME       "bench"
 #define AGENT_CERT_NAME  "bench"
 #define TMP_LEN          256  /* the temporary directory */
@@ -73,7 +74,7 @@ struct opts {
 	int check;
 	int settle_ms;
 	int verbose;
-	const char *only; /* NULL, "floor" or "art17" */
+	const char *only; /* NULL, "floor", "art17" or "peers" */
 	int ack_delay_ms;
 };
 
@@ -84,6 +85,8 @@ struct series {
 	int n;
 	int ok;
 	int skipped;
+	double rss_kib; /* peak RSS of the server process; 0: none */
+	char fail[256]; /* where it failed, for the peers */
 };
 
 static char g_tmp[TMP_LEN];
@@ -317,6 +320,24 @@ proc_cpu_ms(pid_t pid)
 	           &st) != 2)
 		return -1;
 	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Peak resident set (VmHWM) of pid in KiB, 0 if unknown. */
+static double
+peak_rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	double v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmHWM: %lf", &v) == 1)
+			break;
+	fclose(f);
+	return v;
 }
 
 static double
@@ -1324,6 +1345,8 @@ out:
 	/* The agents stand still, then the broker stops. Sockets are left
 	 * to the exit of this phase's process (see run_phase). */
 	sim_pool_stop(pool);
+	if (g_broker > 0)
+		s->rss_kib = peak_rss_kib(g_broker);
 	stop_broker();
 	s->ok = ok;
 	return ok ? 0 : -1;
@@ -1405,15 +1428,20 @@ print_line(const struct series *s, int nagents)
 	if (s->skipped)
 		return;
 	if (!s->ok || s->n == 0) {
-		printf("  %-22s %10s\n", s->name, "FAILED");
+		printf("  %-22s %9s   %s\n", s->name, "FAILED",
+		       s->fail[0] ? s->fail : "(see the messages above)");
 		return;
 	}
 	memcpy(v, s->ms, sizeof(double) * (size_t)s->n);
 	p50 = pct(v, s->n, 0.50);
 	p99 = pct(v, s->n, 0.99);
 	mx = v[s->n - 1];
-	printf("  %-22s %9.1f %9.1f %9.1f %12.0f\n", s->name, p50, p99, mx,
+	printf("  %-22s %9.1f %9.1f %9.1f %12.0f", s->name, p50, p99, mx,
 	       p50 > 0 ? nagents / (p50 / 1000.0) : 0.0);
+	if (s->rss_kib > 0)
+		printf(" %12.1f\n", s->rss_kib / 1024.0);
+	else
+		printf(" %12s\n", "-");
 }
 
 static double
@@ -1429,8 +1457,9 @@ p50_of(const double *src, int n)
 
 /* Everything the phases report, in memory shared with their processes. */
 struct results {
-	struct series ftcp, ftls, a17;
+	struct series ftcp, ftls, a17, mqtt, nats;
 	struct art17_result res;
+	double mqtt_cpu_ms, nats_cpu_ms; /* server CPU per round */
 };
 
 static void *
@@ -1446,7 +1475,7 @@ static struct results *
 results_alloc(int rounds)
 {
 	size_t one = (size_t)rounds * sizeof(double);
-	struct results *r = shared_alloc(sizeof(*r) + 8 * one);
+	struct results *r = shared_alloc(sizeof(*r) + 10 * one);
 	double *d;
 
 	if (r == NULL)
@@ -1464,10 +1493,17 @@ results_alloc(int rounds)
 	r->res.first_dl = d + 5 * rounds;
 	r->res.last_dl = d + 6 * rounds;
 	r->res.first_ok = d + 7 * rounds;
+	r->mqtt.name = "mosquitto (QoS 1)";
+	r->mqtt.ms = d + 8 * rounds;
+	r->nats.name = "nats jetstream (file)";
+	r->nats.ms = d + 9 * rounds;
 	return r;
 }
 
-enum { PHASE_FLOOR_TCP, PHASE_FLOOR_TLS, PHASE_ART17 };
+enum { PHASE_FLOOR_TCP, PHASE_FLOOR_TLS, PHASE_ART17, PHASE_MQTT, PHASE_NATS };
+
+static void run_peer(const struct opts *o, int which, struct series *s,
+                     double *cpu);
 
 struct phase_arg {
 	const struct opts *o;
@@ -1490,6 +1526,8 @@ run_phase(struct phase_arg *pa, int which)
 	const struct opts *o = pa->o;
 	struct series *s = which == PHASE_FLOOR_TCP   ? &pa->r->ftcp
 	                   : which == PHASE_FLOOR_TLS ? &pa->r->ftls
+	                   : which == PHASE_MQTT      ? &pa->r->mqtt
+	                   : which == PHASE_NATS      ? &pa->r->nats
 	                                              : &pa->r->a17;
 	int timeout_ms = (o->rounds + 6) * ROUND_TIMEOUT_MS + o->n * 100;
 	pid_t pid;
@@ -1511,6 +1549,12 @@ run_phase(struct phase_arg *pa, int which)
 		case PHASE_FLOOR_TLS:
 			run_floor(o, pa->pki, s);
 			break;
+		case PHASE_MQTT:
+		case PHASE_NATS:
+			run_peer(o, which, s,
+			         which == PHASE_MQTT ? &pa->r->mqtt_cpu_ms
+			                             : &pa->r->nats_cpu_ms);
+			break;
 		default:
 			run_art17(o, pa->broker_bin, pa->pki, s, &pa->r->res);
 			break;
@@ -1529,6 +1573,38 @@ run_phase(struct phase_arg *pa, int which)
 		    WTERMSIG(status));
 		s->ok = 0;
 	}
+}
+
+/* Runs one peer system (bench_peers.c) in the phase's process. */
+static void
+run_peer(const struct opts *o, int which, struct series *s, double *cpu)
+{
+	struct peer_cfg c;
+	struct peer_out po;
+	char dir[PATH_LEN];
+
+	snprintf(dir, sizeof(dir), "%s/%s", g_tmp,
+	         which == PHASE_MQTT ? "mqtt" : "nats");
+	if (mkdir(dir, 0700) != 0) {
+		snprintf(s->fail, sizeof(s->fail), "mkdir %.200s: %s", dir,
+		         strerror(errno));
+		return;
+	}
+	memset(&c, 0, sizeof(c));
+	memset(&po, 0, sizeof(po));
+	c.n = o->n;
+	c.rounds = o->rounds;
+	c.settle_ms = o->settle_ms;
+	c.payload = PAYLOAD_LEN;
+	c.verbose = o->verbose;
+	c.dir = dir;
+	po.ms = s->ms;
+	s->ok = (which == PHASE_MQTT ? peer_mqtt_run(&c, &po)
+	                             : peer_nats_run(&c, &po)) == 0;
+	s->n = po.n_ok;
+	s->rss_kib = po.server_rss_kib;
+	*cpu = po.server_cpu_ms;
+	snprintf(s->fail, sizeof(s->fail), "%s", po.fail);
 }
 
 static void
@@ -1712,8 +1788,12 @@ main(int argc, char **argv)
 			break;
 		case 'o':
 			if (strcmp(optarg, "floor") != 0 &&
-			    strcmp(optarg, "art17") != 0) {
-				msg("--only takes floor or art17");
+			    strcmp(optarg, "art17") != 0 &&
+			    strcmp(optarg, "peers") != 0 &&
+			    strcmp(optarg, "mqtt") != 0 &&
+			    strcmp(optarg, "nats") != 0) {
+				msg("--only takes floor, art17, peers, mqtt or "
+				    "nats");
 				return 2;
 			}
 			o.only = optarg;
@@ -1733,12 +1813,6 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	load_average(load0, sizeof(load0));
 	raise_nofile();
-	/* floor: 2 fds per client (both ends in this process), plus slack */
-	if (nofile_limit() < 2L * o.n + 256) {
-		msg("-n %d needs about %d open files; the limit is %ld", o.n,
-		    2 * o.n + 256, nofile_limit());
-		return 1;
-	}
 	if (find_bins(&o, broker_bin, pki_bin, sizeof(broker_bin)) != 0)
 		return 1;
 
@@ -1768,13 +1842,21 @@ main(int argc, char **argv)
 	pa.pki = pki;
 	pa.broker_bin = broker_bin;
 	pa.r = R;
-	if (o.only == NULL || strcmp(o.only, "floor") == 0) {
+	if (o.only != NULL && strcmp(o.only, "floor") != 0) {
+		R->ftcp.skipped = R->ftls.skipped = 1;
+	} else if (nofile_limit() < 2L * o.n + 256) {
+		/* 2 fds per client (both ends in one process), plus slack */
+		snprintf(R->ftcp.fail, sizeof(R->ftcp.fail),
+		         "needs %d open files in one process; the limit is %ld",
+		         2 * o.n + 256, nofile_limit());
+		snprintf(R->ftls.fail, sizeof(R->ftls.fail), "%s",
+		         R->ftcp.fail);
+		msg("floor: %s", R->ftcp.fail);
+	} else {
 		fprintf(stderr, "art17-bench: floor over tcp...\n");
 		run_phase(&pa, PHASE_FLOOR_TCP);
 		fprintf(stderr, "art17-bench: floor over TLS...\n");
 		run_phase(&pa, PHASE_FLOOR_TLS);
-	} else {
-		R->ftcp.skipped = R->ftls.skipped = 1;
 	}
 	if (o.only == NULL || strcmp(o.only, "art17") == 0) {
 		fprintf(stderr,
@@ -1783,6 +1865,20 @@ main(int argc, char **argv)
 		run_phase(&pa, PHASE_ART17);
 	} else {
 		R->a17.skipped = 1;
+	}
+	if (o.only == NULL || strcmp(o.only, "peers") == 0 ||
+	    strcmp(o.only, "mqtt") == 0) {
+		fprintf(stderr, "art17-bench: mosquitto (QoS 1)...\n");
+		run_phase(&pa, PHASE_MQTT);
+	} else {
+		R->mqtt.skipped = 1;
+	}
+	if (o.only == NULL || strcmp(o.only, "peers") == 0 ||
+	    strcmp(o.only, "nats") == 0) {
+		fprintf(stderr, "art17-bench: nats jetstream...\n");
+		run_phase(&pa, PHASE_NATS);
+	} else {
+		R->nats.skipped = 1;
 	}
 	fflush(stderr);
 
@@ -1802,26 +1898,41 @@ main(int argc, char **argv)
 		printf("agents: each waits %d ms before its receipt "
 		       "(--ack-delay)\n",
 		       o.ack_delay_ms);
+	printf("durability: floor none (no disk); art17 fsync before every "
+	       "ReceiptOk;\n  %s;\n  %s\n",
+	       peer_mqtt_durability, peer_nats_durability);
 	printf("command: %s\n\n", cmd);
-	printf("  %-22s %9s %9s %9s %12s\n", "", "p50 ms", "p99 ms*", "max ms",
-	       "msgs/s");
+	printf("  %-22s %9s %9s %9s %12s %12s\n", "", "p50 ms", "p99 ms*",
+	       "max ms", "msgs/s", "server MiB");
 	print_line(&R->ftcp, o.n);
 	print_line(&R->ftls, o.n);
 	print_line(&R->a17, o.n);
+	print_line(&R->mqtt, o.n);
+	print_line(&R->nats, o.n);
 	printf("  * p99 by nearest rank: with fewer than 100 rounds it is the "
 	       "max.\n");
 	printf("  msgs/s = N / p50 (copies delivered and acked per "
 	       "second).\n");
-	if (R->a17.ok && R->ftls.ok && R->ftcp.ok) {
-		double a = p50_of(R->a17.ms, R->a17.n),
-		       t = p50_of(R->ftls.ms, R->ftls.n),
-		       p = p50_of(R->ftcp.ms, R->ftcp.n);
+	if (R->a17.ok && R->a17.n > 0) {
+		double a = p50_of(R->a17.ms, R->a17.n);
+		const struct series *cmp[] = {&R->ftls, &R->ftcp, &R->mqtt,
+		                              &R->nats};
 
-		printf("\n  ratio art17/floor-tls (p50): %.1fx\n",
-		       t > 0 ? a / t : 0.0);
-		printf("  ratio art17/floor-tcp (p50): %.1fx\n",
-		       p > 0 ? a / p : 0.0);
+		printf("\n");
+		for (size_t i = 0; i < sizeof(cmp) / sizeof(cmp[0]); i++) {
+			double d;
+
+			if (!cmp[i]->ok || cmp[i]->n == 0)
+				continue;
+			d = p50_of(cmp[i]->ms, cmp[i]->n);
+			printf("  ratio art17/%-22s (p50): %.2fx\n",
+			       cmp[i]->name, d > 0 ? a / d : 0.0);
+		}
 	}
+	if (R->mqtt.ok || R->nats.ok)
+		printf("  server CPU per round (ms): mosquitto %.0f, "
+		       "nats-server %.0f\n",
+		       R->mqtt_cpu_ms, R->nats_cpu_ms);
 	if (R->a17.ok) {
 		printf("\n  art17 phases, p50 over rounds, ms after t0:\n");
 		printf("    issue committed (admin reply)   %8.1f\n",
@@ -1850,10 +1961,12 @@ main(int argc, char **argv)
 		       (unsigned long long)R->res.setup_retries,
 		       (unsigned long long)R->res.setup_errors);
 	}
-	rc = ((R->ftcp.ok || R->ftcp.skipped) &&
-	      (R->ftls.ok || R->ftls.skipped) && (R->a17.ok || R->a17.skipped))
-	         ? 0
-	         : 1;
+	rc =
+	    ((R->ftcp.ok || R->ftcp.skipped) &&
+	     (R->ftls.ok || R->ftls.skipped) && (R->a17.ok || R->a17.skipped) &&
+	     (R->mqtt.ok || R->mqtt.skipped) && (R->nats.ok || R->nats.skipped))
+	        ? 0
+	        : 1;
 	if (o.check) {
 		if (rc == 0)
 			printf("bench smoke: ok (%d agents, %d rounds)\n", o.n,
