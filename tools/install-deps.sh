@@ -11,6 +11,7 @@ libnng-dev libmbedtls-dev
 libprotobuf-c-dev protobuf-c-compiler
 liblmdb-dev lmdb-utils
 libssl-dev openssl
+libsodium-dev
 libcmocka-dev
 libjansson-dev libinih-dev jq
 python3-jsonschema
