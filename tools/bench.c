@@ -76,6 +76,7 @@ struct opts {
 	int verbose;
 	const char *only; /* NULL, "floor", "art17" or "peers" */
 	int ack_delay_ms;
+	long restart_deliveries; /* 0: no restart measurement */
 };
 
 /* Results of one measured series, in milliseconds. */
@@ -1572,6 +1573,15 @@ struct results {
 	struct series ftcp, ftls, a17, mqtt, nats;
 	struct art17_result res;
 	double mqtt_cpu_ms, nats_cpu_ms; /* server CPU per round */
+	struct restart_result {
+		int ok;
+		long deliveries, members;
+		double fill_s;   /* issuing them all */
+		double ready_ms; /* spawn -> "ready" in the log */
+		double serve_ms; /* spawn -> first admin reply (status) */
+		double status_copies;
+		double db_mib;
+	} rs;
 };
 
 static void *
@@ -1612,12 +1622,22 @@ results_alloc(int rounds)
 	return r;
 }
 
-enum { PHASE_FLOOR_TCP, PHASE_FLOOR_TLS, PHASE_ART17, PHASE_MQTT, PHASE_NATS };
+enum {
+	PHASE_FLOOR_TCP,
+	PHASE_FLOOR_TLS,
+	PHASE_ART17,
+	PHASE_MQTT,
+	PHASE_NATS,
+	PHASE_RESTART
+};
 
 static void run_peer(const struct opts *o, int which, struct series *s,
                      double *cpu);
+static int run_restart(const struct opts *o, const char *broker_bin,
+                       const char *pki, struct restart_result *rr);
 
 struct phase_arg {
+	struct series *restart; /* PHASE_RESTART's (unshared) series */
 	const struct opts *o;
 	const char *pki;
 	const char *broker_bin;
@@ -1640,6 +1660,7 @@ run_phase(struct phase_arg *pa, int which)
 	                   : which == PHASE_FLOOR_TLS ? &pa->r->ftls
 	                   : which == PHASE_MQTT      ? &pa->r->mqtt
 	                   : which == PHASE_NATS      ? &pa->r->nats
+	                   : which == PHASE_RESTART   ? pa->restart
 	                                              : &pa->r->a17;
 	int timeout_ms = (o->rounds + 6) * ROUND_TIMEOUT_MS + o->n * 100;
 	pid_t pid;
@@ -1660,6 +1681,10 @@ run_phase(struct phase_arg *pa, int which)
 			break;
 		case PHASE_FLOOR_TLS:
 			run_floor(o, pa->pki, s);
+			break;
+		case PHASE_RESTART:
+			s->ok = run_restart(o, pa->broker_bin, pa->pki,
+			                    &pa->r->rs) == 0;
 			break;
 		case PHASE_MQTT:
 		case PHASE_NATS:
@@ -1685,6 +1710,133 @@ run_phase(struct phase_arg *pa, int which)
 		    WTERMSIG(status));
 		s->ok = 0;
 	}
+}
+
+/* Asks for one request's status; 0 and the number of copies. */
+static int
+admin_status(struct admin *ad, const char *reqid, size_t *copies)
+{
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__StatusQuery q = ART17__STATUS_QUERY__INIT;
+	Art17__AdminReply *rep;
+	wire_msg m;
+
+	q.request_id = (char *)reqid;
+	req.op_case = ART17__ADMIN_REQUEST__OP_REQUEST_STATUS;
+	req.request_status = &q;
+	if (admin_call(ad, &req, &m, &rep) != 0)
+		return -1;
+	*copies = rep->n_copies;
+	wire_msg_fini(&m);
+	return 0;
+}
+
+/*
+ * Restart with many stored deliveries: registers up to 1,000 members (no
+ * agent connects), issues requests until o->restart_deliveries copies are
+ * stored, stops the broker, starts it again and times how long until it
+ * logs "ready" and until it answers a status query for the last request.
+ */
+static int
+run_restart(const struct opts *o, const char *broker_bin, const char *pki,
+            struct restart_result *rr)
+{
+	char datadir[PATH_LEN], logpath[PATH_LEN], listen[64], path[PATH_LEN];
+	char ka[] = "60000", reqid[64] = "";
+	char *argv[] = {
+	    (char *)broker_bin, "-d", datadir, "-p", (char *)pki, "-l", listen,
+	    "--keepalive",      ka,   NULL};
+	struct admin ad;
+	long members =
+	    o->restart_deliveries < 1000 ? o->restart_deliveries : 1000;
+	long issues = (o->restart_deliveries + members - 1) / members;
+	size_t inc = 0, copies = 0;
+	int64_t t;
+	struct stat st;
+	int port;
+
+	memset(&ad, 0, sizeof(ad));
+	rr->ok = 0;
+	snprintf(datadir, sizeof(datadir), "%s/restart", g_tmp);
+	snprintf(logpath, sizeof(logpath), "%s/restart-broker.log", g_tmp);
+	if ((port = free_port()) < 0)
+		return -1;
+	snprintf(listen, sizeof(listen), "tls+tcp://127.0.0.1:%d", port);
+	if ((g_broker = spawn(argv, logpath, 1)) < 0 ||
+	    wait_broker_ready(logpath, g_broker, 30000) != 0 ||
+	    admin_open(&ad, datadir, pki) != 0)
+		goto out;
+	for (long i = 0; i < members; i++) {
+		char id[32];
+		a17_key *k = NULL;
+		int rv;
+
+		snprintf(id, sizeof(id), "idle-%05ld", i + 1);
+		if (crypto_key_generate(&k) != 0)
+			goto out;
+		rv = admin_member_add(&ad, id, k);
+		crypto_key_free(k);
+		if (rv != 0)
+			goto out;
+	}
+	if (admin_incident_declare(&ad) != 0)
+		goto out;
+	t = sim_now_ns();
+	for (long i = 0; i < issues; i++) {
+		if (admin_issue(&ad, (int)i + 1, reqid, sizeof(reqid), &inc) !=
+		        0 ||
+		    (long)inc != members) {
+			msg("restart: issue %ld of %ld failed", i + 1, issues);
+			goto out;
+		}
+		if ((i + 1) % 200 == 0)
+			fprintf(stderr,
+			        "art17-bench: %ld of %ld deliveries "
+			        "stored\n",
+			        (i + 1) * members, issues * members);
+	}
+	rr->fill_s = ns_to_ms(sim_now_ns() - t) / 1000.0;
+	rr->deliveries = issues * members;
+	rr->members = members;
+	snprintf(path, sizeof(path), "%.900s/db/data.mdb", datadir);
+	if (stat(path, &st) == 0)
+		rr->db_mib = (double)st.st_size / (1024.0 * 1024.0);
+	/* the admin socket is left to this process's exit (nng_close) */
+	stop_broker();
+	if (truncate(logpath, 0) != 0)
+		goto out;
+	sync();
+	t = sim_now_ns();
+	if ((g_broker = spawn(argv, logpath, 1)) < 0)
+		goto out;
+	for (;;) {
+		if (file_contains(logpath, "ready:")) {
+			rr->ready_ms = ns_to_ms(sim_now_ns() - t);
+			break;
+		}
+		if (sim_now_ns() - t > 60LL * 1000000000) {
+			msg("restart: not ready after 60 s");
+			goto out;
+		}
+		sleep_ms(1);
+	}
+	{
+		struct admin ad2;
+
+		memset(&ad2, 0, sizeof(ad2));
+		if (admin_open(&ad2, datadir, pki) != 0 ||
+		    admin_status(&ad2, reqid, &copies) != 0)
+			goto out;
+		rr->serve_ms = ns_to_ms(sim_now_ns() - t);
+		rr->status_copies = (double)copies;
+	}
+	rr->ok = (long)copies == members;
+	if (!rr->ok)
+		msg("restart: %s has %zu copies after the restart, want %ld",
+		    reqid, copies, members);
+out:
+	stop_broker();
+	return rr->ok ? 0 : -1;
 }
 
 /* Runs one peer system (bench_peers.c) in the phase's process. */
@@ -1823,10 +1975,11 @@ main(int argc, char **argv)
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"only", required_argument, NULL, 'o'},
 	    {"ack-delay", required_argument, NULL, 'A'},
+	    {"restart-deliveries", required_argument, NULL, 'D'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct opts o = {1000, 5, NULL, 0, 0, 200, 0, NULL, 0};
+	struct opts o = {1000, 5, NULL, 0, 0, 200, 0, NULL, 0, 0};
 	char broker_bin[PATH_MAX + 64], pki_bin[PATH_MAX + 64],
 	    pki[TMP_LEN + 8];
 	char cpu[256], cmd[4096], load0[64];
@@ -1898,11 +2051,20 @@ main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'D':
+			o.restart_deliveries = atol(optarg);
+			if (o.restart_deliveries < 0 ||
+			    o.restart_deliveries > 10000000) {
+				msg("--restart-deliveries must be 0..10000000");
+				return 2;
+			}
+			break;
 		case 'o':
 			if (strcmp(optarg, "floor") != 0 &&
 			    strcmp(optarg, "art17") != 0 &&
 			    strcmp(optarg, "peers") != 0 &&
 			    strcmp(optarg, "mqtt") != 0 &&
+			    strcmp(optarg, "restart") != 0 &&
 			    strcmp(optarg, "nats") != 0) {
 				msg("--only takes floor, art17, peers, mqtt or "
 				    "nats");
@@ -1954,6 +2116,7 @@ main(int argc, char **argv)
 	pa.pki = pki;
 	pa.broker_bin = broker_bin;
 	pa.r = R;
+	pa.restart = NULL;
 	if (o.only != NULL && strcmp(o.only, "floor") != 0) {
 		R->ftcp.skipped = R->ftls.skipped = 1;
 	} else {
@@ -1983,6 +2146,19 @@ main(int argc, char **argv)
 		run_phase(&pa, PHASE_NATS);
 	} else {
 		R->nats.skipped = 1;
+	}
+	if (o.restart_deliveries > 0 &&
+	    (o.only == NULL || strcmp(o.only, "restart") == 0)) {
+		struct series rsr;
+
+		fprintf(stderr,
+		        "art17-bench: restart with %ld stored deliveries...\n",
+		        o.restart_deliveries);
+		/* run_phase wants a series; this one only says ok */
+		memset(&rsr, 0, sizeof(rsr));
+		rsr.name = "restart";
+		pa.restart = &rsr;
+		run_phase(&pa, PHASE_RESTART);
 	}
 	fflush(stderr);
 
@@ -2072,10 +2248,28 @@ main(int argc, char **argv)
 		    R->res.anon_connected_kib / 1024.0,
 		    (R->res.anon_connected_kib - R->res.anon_before_kib) / o.n);
 	}
+	if (o.restart_deliveries > 0 &&
+	    (o.only == NULL || strcmp(o.only, "restart") == 0)) {
+		if (R->rs.ok)
+			printf("\n  restart with %ld stored deliveries (%ld "
+			       "members, data.mdb %.0f MiB, stored in %.1f "
+			       "s):\n"
+			       "    ready (log) %.1f ms, answering a status "
+			       "query %.1f ms after the start\n",
+			       R->rs.deliveries, R->rs.members, R->rs.db_mib,
+			       R->rs.fill_s, R->rs.ready_ms, R->rs.serve_ms);
+		else
+			printf("\n  restart with %ld stored deliveries: "
+			       "FAILED\n",
+			       o.restart_deliveries);
+	}
 	rc =
 	    ((R->ftcp.ok || R->ftcp.skipped) &&
 	     (R->ftls.ok || R->ftls.skipped) && (R->a17.ok || R->a17.skipped) &&
-	     (R->mqtt.ok || R->mqtt.skipped) && (R->nats.ok || R->nats.skipped))
+	     (R->mqtt.ok || R->mqtt.skipped) &&
+	     (R->nats.ok || R->nats.skipped) &&
+	     (o.restart_deliveries == 0 || R->rs.ok ||
+	      (o.only != NULL && strcmp(o.only, "restart") != 0)))
 	        ? 0
 	        : 1;
 	if (o.check) {
