@@ -51,6 +51,7 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
 
+#include "bench_ingest.h"
 #include "bench_peers.h"
 #include "crypto.h"
 #include "err.h"
@@ -78,6 +79,7 @@ struct opts {
 	const char *only; /* NULL, "floor", "art17" or "peers" */
 	int ack_delay_ms;
 	long restart_deliveries; /* 0: no restart measurement */
+	long ingest;             /* feedback records; 0: no ingest figure */
 };
 
 /* Results of one measured series, in milliseconds. */
@@ -1672,6 +1674,8 @@ struct results {
 		double status_copies;
 		double db_mib;
 	} rs;
+	struct ingest_result ing;
+	int ing_ok;
 };
 
 static void *
@@ -1718,7 +1722,8 @@ enum {
 	PHASE_ART17,
 	PHASE_MQTT,
 	PHASE_NATS,
-	PHASE_RESTART
+	PHASE_RESTART,
+	PHASE_INGEST
 };
 
 static void run_peer(const struct opts *o, int which, struct series *s,
@@ -1750,8 +1755,9 @@ run_phase(struct phase_arg *pa, int which)
 	                   : which == PHASE_FLOOR_TLS ? &pa->r->ftls
 	                   : which == PHASE_MQTT      ? &pa->r->mqtt
 	                   : which == PHASE_NATS      ? &pa->r->nats
-	                   : which == PHASE_RESTART   ? pa->restart
-	                                              : &pa->r->a17;
+	                   : which == PHASE_RESTART || which == PHASE_INGEST
+	                       ? pa->restart
+	                       : &pa->r->a17;
 	int timeout_ms = (o->rounds + 6) * ROUND_TIMEOUT_MS + o->n * 100;
 	pid_t pid;
 	int status;
@@ -1772,6 +1778,15 @@ run_phase(struct phase_arg *pa, int which)
 		case PHASE_FLOOR_TLS:
 			run_floor(o, pa->pki, s);
 			break;
+		case PHASE_INGEST: {
+			char dir[PATH_LEN];
+
+			snprintf(dir, sizeof(dir), "%s/ingest", g_tmp);
+			pa->r->ing_ok =
+			    bench_ingest(dir, o->ingest, &pa->r->ing) == 0;
+			s->ok = pa->r->ing_ok;
+			break;
+		}
 		case PHASE_RESTART:
 			s->ok = run_restart(o, pa->broker_bin, pa->pki,
 			                    &pa->r->rs) == 0;
@@ -2070,10 +2085,11 @@ main(int argc, char **argv)
 	    {"only", required_argument, NULL, 'o'},
 	    {"ack-delay", required_argument, NULL, 'A'},
 	    {"restart-deliveries", required_argument, NULL, 'D'},
+	    {"ingest", required_argument, NULL, 'I'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct opts o = {1000, 5, NULL, 0, 0, 200, 0, NULL, 0, 0};
+	struct opts o = {1000, 5, NULL, 0, 0, 200, 0, NULL, 0, 0, 0};
 	char broker_bin[PATH_MAX + 64], pki_bin[PATH_MAX + 64],
 	    pki[TMP_LEN + 8];
 	char cpu[256], cmd[4096], load0[64];
@@ -2145,6 +2161,13 @@ main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'I':
+			o.ingest = atol(optarg);
+			if (o.ingest < 0 || o.ingest > 10000000) {
+				msg("--ingest must be 0..10000000");
+				return 2;
+			}
+			break;
 		case 'D':
 			o.restart_deliveries = atol(optarg);
 			if (o.restart_deliveries < 0 ||
@@ -2159,6 +2182,7 @@ main(int argc, char **argv)
 			    strcmp(optarg, "peers") != 0 &&
 			    strcmp(optarg, "mqtt") != 0 &&
 			    strcmp(optarg, "restart") != 0 &&
+			    strcmp(optarg, "ingest") != 0 &&
 			    strcmp(optarg, "nats") != 0) {
 				msg("--only takes floor, art17, peers, mqtt or "
 				    "nats");
@@ -2240,6 +2264,17 @@ main(int argc, char **argv)
 		run_phase(&pa, PHASE_NATS);
 	} else {
 		R->nats.skipped = 1;
+	}
+	if (o.ingest > 0 && (o.only == NULL || strcmp(o.only, "ingest") == 0)) {
+		struct series isr;
+
+		fprintf(stderr,
+		        "art17-bench: feedback ingest, %ld records...\n",
+		        o.ingest);
+		memset(&isr, 0, sizeof(isr));
+		isr.name = "ingest";
+		pa.restart = &isr;
+		run_phase(&pa, PHASE_INGEST);
 	}
 	if (o.restart_deliveries > 0 &&
 	    (o.only == NULL || strcmp(o.only, "restart") == 0)) {
@@ -2353,6 +2388,24 @@ main(int argc, char **argv)
 		else
 			printf("  agent RSS: not measured (see the messages "
 			       "above)\n");
+	}
+	if (o.ingest > 0 && (o.only == NULL || strcmp(o.only, "ingest") == 0)) {
+		if (R->ing_ok)
+			printf(
+			    "\n  feedback ingest: %ld signed records (%zu "
+			    "bytes each) verified and stored durably in %.2f "
+			    "s: %.0f records/s, %llu group commits\n"
+			    "    (the broker's receive path and writer, no "
+			    "network; 2 receiving threads, fsync per "
+			    "commit)\n"
+			    "    CPU %.2f s: %.0f records per CPU-second\n",
+			    R->ing.records, R->ing.env_bytes, R->ing.secs,
+			    R->ing.rate, (unsigned long long)R->ing.commits,
+			    R->ing.cpu_s,
+			    R->ing.cpu_s > 0 ? R->ing.records / R->ing.cpu_s
+			                     : 0.0);
+		else
+			printf("\n  feedback ingest: FAILED\n");
 	}
 	if (o.restart_deliveries > 0 &&
 	    (o.only == NULL || strcmp(o.only, "restart") == 0)) {
