@@ -918,8 +918,9 @@ admin_open(struct admin *ad, const char *datadir, const char *pki)
 		return -1;
 	}
 	ad->open = 1;
-	nng_socket_set_ms(ad->sock, NNG_OPT_SENDTIMEO, 30000);
-	nng_socket_set_ms(ad->sock, NNG_OPT_RECVTIMEO, 30000);
+	/* an issue to 10,000 members on a busy machine can take a while */
+	nng_socket_set_ms(ad->sock, NNG_OPT_SENDTIMEO, 120000);
+	nng_socket_set_ms(ad->sock, NNG_OPT_RECVTIMEO, 120000);
 	nng_socket_set_size(ad->sock, NNG_OPT_RECVMAXSZ, WIRE_MAX_MSG);
 	if ((rv = nng_dial(ad->sock, url, NULL, 0)) != 0) {
 		msg("%s: %s", url, nng_strerror(rv));
@@ -1758,7 +1759,7 @@ run_phase(struct phase_arg *pa, int which)
 	                   : which == PHASE_RESTART || which == PHASE_INGEST
 	                       ? pa->restart
 	                       : &pa->r->a17;
-	int timeout_ms = (o->rounds + 6) * ROUND_TIMEOUT_MS + o->n * 100;
+	int timeout_ms = (o->rounds + 6) * ROUND_TIMEOUT_MS + o->n * 200;
 	pid_t pid;
 	int status;
 

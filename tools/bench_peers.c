@@ -411,12 +411,17 @@ mq_add(struct mq *q, int i, int port)
 	mosquitto_int_option(c->m, MOSQ_OPT_TCP_NODELAY, 1);
 	if (c->idx < 0)
 		mosquitto_max_inflight_messages_set(c->m, 0);
-	rc = mosquitto_connect(c->m, "127.0.0.1", port, 600);
-	if (rc != MOSQ_ERR_SUCCESS) {
-		if (q->verbose)
-			fprintf(stderr, "mqtt connect %d: %s\n", i,
-			        mosquitto_strerror(rc));
-		return -1;
+	/* a full listen queue refuses a connect now and then: retry */
+	for (int tries = 0;; tries++) {
+		rc = mosquitto_connect(c->m, "127.0.0.1", port, 600);
+		if (rc == MOSQ_ERR_SUCCESS)
+			break;
+		if (tries == 50) {
+			fprintf(stderr, "mqtt connect %d: %s (%s)\n", i,
+			        mosquitto_strerror(rc), strerror(errno));
+			return -1;
+		}
+		mq_pump(q, 20);
 	}
 	c->sock = mosquitto_socket(c->m);
 	memset(&ev, 0, sizeof(ev));
@@ -497,7 +502,7 @@ peer_mqtt_run(const struct peer_cfg *cfg, struct peer_out *o)
 			     i, q.n + 1);
 			goto out;
 		}
-		if ((i + 1) % 200 == 0 &&
+		if ((i + 1) % 100 == 0 &&
 		    mq_pump_until(&q, &q.connacks, i + 1,
 		                  PEER_SETUP_TIMEOUT_MS) != 0) {
 			fail(o,
