@@ -921,6 +921,9 @@ admin_open(struct admin *ad, const char *datadir, const char *pki)
 	/* an issue to 10,000 members on a busy machine can take a while */
 	nng_socket_set_ms(ad->sock, NNG_OPT_SENDTIMEO, 120000);
 	nng_socket_set_ms(ad->sock, NNG_OPT_RECVTIMEO, 120000);
+	/* never resend: a resent issue is refused as the same content */
+	nng_socket_set_ms(ad->sock, NNG_OPT_REQ_RESENDTIME,
+	                  NNG_DURATION_INFINITE);
 	nng_socket_set_size(ad->sock, NNG_OPT_RECVMAXSZ, WIRE_MAX_MSG);
 	if ((rv = nng_dial(ad->sock, url, NULL, 0)) != 0) {
 		msg("%s: %s", url, nng_strerror(rv));
