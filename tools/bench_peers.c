@@ -30,7 +30,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -266,7 +268,10 @@ struct mq_cli;
 struct mq {
 	int n;
 	int epfd;
-	struct mq_cli *cli; /* [n + 1]; the last one is the issuer */
+	int base;           /* first member served by this process */
+	int nloc;           /* members served by this process */
+	int issuer;         /* this process also runs the issuer */
+	struct mq_cli *cli; /* [nloc + issuer]; the last one the issuer */
 	uint32_t round;
 	uint32_t *seen; /* [n]: last round acked by member i */
 	int acks, dups, connacks, subacks, errors, reqs;
@@ -401,8 +406,8 @@ mq_add(struct mq *q, int i, int port)
 	int rc;
 
 	c->q = q;
-	c->idx = i < q->n ? i : -1;
-	snprintf(id, sizeof(id), c->idx >= 0 ? "m%d" : "issuer", i);
+	c->idx = i < q->nloc ? q->base + i : -1;
+	snprintf(id, sizeof(id), c->idx >= 0 ? "m%d" : "issuer", c->idx);
 	if ((c->m = mosquitto_new(id, false, c)) == NULL)
 		return -1;
 	mosquitto_connect_callback_set(c->m, mq_on_connect);
@@ -430,9 +435,96 @@ mq_add(struct mq *q, int i, int port)
 	return epoll_ctl(q->epfd, EPOLL_CTL_ADD, c->sock, &ev);
 }
 
+#define MQ_MAX_KIDS 8
+
+/* Connects and subscribes this process's clients; 0, or -1 and o->fail. */
+static int
+mq_setup(struct mq *q, int port, struct peer_out *o)
+{
+	int nc = q->nloc + q->issuer;
+
+	mosquitto_lib_init();
+	q->cli = calloc((size_t)nc, sizeof(*q->cli));
+	q->seen = calloc((size_t)q->n, sizeof(*q->seen));
+	if ((q->epfd = epoll_create1(0)) < 0 || q->cli == NULL ||
+	    q->seen == NULL) {
+		fail(o, "mosquitto: out of memory");
+		return -1;
+	}
+	/* connect in bursts, so the listen backlog never overflows */
+	for (int i = 0; i < nc; i++) {
+		if (mq_add(q, i, port) != 0) {
+			fail(o, "mosquitto: client %d of %d could not connect",
+			     q->base + i, q->n + 1);
+			return -1;
+		}
+		if ((i + 1) % 100 == 0 &&
+		    mq_pump_until(q, &q->connacks, i + 1,
+		                  PEER_SETUP_TIMEOUT_MS) != 0) {
+			fail(o,
+			     "mosquitto: %d of %d CONNACKs, %d errors "
+			     "(connect)",
+			     q->connacks, i + 1, q->errors);
+			return -1;
+		}
+	}
+	if (mq_pump_until(q, &q->connacks, nc, PEER_SETUP_TIMEOUT_MS) != 0) {
+		fail(o, "mosquitto: %d of %d CONNACKs", q->connacks, nc);
+		return -1;
+	}
+	for (int i = 0; i < nc; i++) {
+		struct mq_cli *c = &q->cli[i];
+
+		if (mosquitto_subscribe(c->m, NULL,
+		                        c->idx >= 0 ? "bench/req" : "bench/ack",
+		                        1) != MOSQ_ERR_SUCCESS) {
+			fail(o, "mosquitto: subscribe %d failed", i);
+			return -1;
+		}
+		if ((i + 1) % 500 == 0)
+			mq_pump(q, 0);
+	}
+	if (mq_pump_until(q, &q->subacks, nc, PEER_SETUP_TIMEOUT_MS) != 0) {
+		fail(o, "mosquitto: %d of %d SUBACKs", q->subacks, nc);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A child process serving members lo..hi-1: connects and subscribes
+ * them, says '1' (or '0') on wfd, then answers requests until the
+ * parent's process ends (it is killed with it).
+ */
+static void
+mq_member_main(int n, int lo, int hi, int port, int wfd, int verbose)
+{
+	struct mq q;
+	struct peer_out po;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	memset(&q, 0, sizeof(q));
+	memset(&po, 0, sizeof(po));
+	q.n = n;
+	q.base = lo;
+	q.nloc = hi - lo;
+	q.verbose = verbose;
+	if (mq_setup(&q, port, &po) != 0) {
+		(void)!write(wfd, "0", 1);
+		_exit(1);
+	}
+	(void)!write(wfd, "1", 1);
+	for (;;) {
+		mq_pump(&q, 100);
+		q.errors = 0; /* the parent sees missing acks */
+	}
+}
+
 int
 peer_mqtt_run(const struct peer_cfg *cfg, struct peer_out *o)
 {
+	pid_t kids[MQ_MAX_KIDS];
+	int kfd[MQ_MAX_KIDS], nkids = 0;
 	char conf[1024], log[1024], datadir[1024];
 	const char *exe = find_exe("mosquitto");
 	struct mq q;
@@ -486,57 +578,70 @@ peer_mqtt_run(const struct peer_cfg *cfg, struct peer_out *o)
 			goto out;
 		}
 	}
-	mosquitto_lib_init();
-	q.cli = calloc((size_t)q.n + 1, sizeof(*q.cli));
-	q.seen = calloc((size_t)q.n, sizeof(*q.seen));
-	payload = malloc((size_t)cfg->payload);
-	if ((q.epfd = epoll_create1(0)) < 0 || q.cli == NULL ||
-	    q.seen == NULL || payload == NULL) {
-		fail(o, "mosquitto: out of memory");
-		goto out;
-	}
-	/* connect in bursts, so the listen backlog never overflows */
-	for (int i = 0; i <= q.n; i++) {
-		if (mq_add(&q, i, port) != 0) {
-			fail(o, "mosquitto: client %d of %d could not connect",
-			     i, q.n + 1);
-			goto out;
-		}
-		if ((i + 1) % 100 == 0 &&
-		    mq_pump_until(&q, &q.connacks, i + 1,
-		                  PEER_SETUP_TIMEOUT_MS) != 0) {
-			fail(o,
-			     "mosquitto: %d of %d CONNACKs, %d errors "
-			     "(connect)",
-			     q.connacks, i + 1, q.errors);
-			goto out;
-		}
-	}
-	if (mq_pump_until(&q, &q.connacks, q.n + 1, PEER_SETUP_TIMEOUT_MS) !=
-	    0) {
-		fail(o, "mosquitto: %d of %d CONNACKs", q.connacks, q.n + 1);
-		goto out;
-	}
-	for (int i = 0; i <= q.n; i++) {
-		struct mq_cli *c = &q.cli[i];
+	/*
+	 * libmosquitto opens a socketpair beside every client's socket: 3
+	 * files a client. When N + 1 clients do not fit in this process's
+	 * open-file limit, members above the first share go to child
+	 * processes of their own, forked before any client exists.
+	 */
+	{
+		struct rlimit rl;
+		long lim = getrlimit(RLIMIT_NOFILE, &rl) == 0
+		               ? (long)rl.rlim_cur
+		               : 1024;
+		int per = (int)((lim - 256) / 3);
 
-		if (mosquitto_subscribe(c->m, NULL,
-		                        c->idx >= 0 ? "bench/req" : "bench/ack",
-		                        1) != MOSQ_ERR_SUCCESS) {
-			fail(o, "mosquitto: subscribe %d failed", i);
+		if (per < 2) {
+			fail(o, "mosquitto: open-file limit %ld too low", lim);
 			goto out;
 		}
-		if ((i + 1) % 500 == 0)
-			mq_pump(&q, 0);
+		q.nloc = q.n < per - 1 ? q.n : per - 1;
+		q.issuer = 1;
+		for (int lo = q.nloc; lo < q.n; lo += per) {
+			int hi = lo + per < q.n ? lo + per : q.n;
+			int pfd[2];
+
+			if (nkids == MQ_MAX_KIDS || pipe(pfd) != 0 ||
+			    (kids[nkids] = fork()) < 0) {
+				fail(o, "mosquitto: cannot start member "
+				        "processes");
+				goto out;
+			}
+			if (kids[nkids] == 0) {
+				close(pfd[0]);
+				mq_member_main(q.n, lo, hi, port, pfd[1],
+				               cfg->verbose);
+			}
+			close(pfd[1]);
+			kfd[nkids++] = pfd[0];
+		}
 	}
-	if (mq_pump_until(&q, &q.subacks, q.n + 1, PEER_SETUP_TIMEOUT_MS) !=
-	    0) {
-		fail(o, "mosquitto: %d of %d SUBACKs", q.subacks, q.n + 1);
+	if (mq_setup(&q, port, o) != 0)
+		goto out;
+	for (int k = 0; k < nkids; k++) {
+		char ok = 0;
+		struct pollfd pf = {kfd[k], POLLIN, 0};
+		int64_t end =
+		    now_ns() + (int64_t)PEER_SETUP_TIMEOUT_MS * 1000000;
+
+		while (poll(&pf, 1, 0) == 0 && now_ns() < end)
+			mq_pump(&q, 20);
+		if (read(kfd[k], &ok, 1) != 1 || ok != '1') {
+			fail(o,
+			     "mosquitto: member process %d failed to set "
+			     "up",
+			     k);
+			goto out;
+		}
+	}
+	payload = malloc((size_t)cfg->payload);
+	if (payload == NULL) {
+		fail(o, "mosquitto: out of memory");
 		goto out;
 	}
 	cpu0 = cpu_ms(pid);
 	for (int r = 0; r <= cfg->rounds; r++) {
-		struct mq_cli *is = &q.cli[q.n];
+		struct mq_cli *is = &q.cli[q.nloc];
 		int64_t t0;
 
 		pause_ms(cfg->settle_ms);
@@ -582,6 +687,10 @@ out:
 	 * The clients are left to the process exit, like the nng sockets
 	 * in bench.c: their sockets are already closed by the server.
 	 */
+	for (int k = 0; k < nkids; k++) {
+		kill(kids[k], SIGKILL);
+		waitpid(kids[k], NULL, 0);
+	}
 	free(payload);
 	return rc;
 }
