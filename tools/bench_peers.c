@@ -793,6 +793,29 @@ ns_on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 	}
 }
 
+/*
+ * JetStream calls (publish, AckSync, consumer creation) wait up to 60 s
+ * instead of libnats' 5 s: a 10,000-member round on a busy machine can
+ * keep a PubAck waiting that long, and the round's own timeout decides.
+ */
+static jsOptions ns_jo;
+
+static void
+ns_jsopts_init(void)
+{
+	jsOptions_Init(&ns_jo);
+	ns_jo.Wait = PEER_ROUND_TIMEOUT_MS;
+}
+
+static jsOptions *
+ns_jsopts(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, ns_jsopts_init);
+	return &ns_jo;
+}
+
 static natsStatus
 ns_connect(struct ns *s, natsConnection **nc)
 {
@@ -837,7 +860,8 @@ ns_setup(void *arg)
 		snprintf(durable, sizeof(durable), "m%d", i);
 		st = ns_connect(s, &m->nc);
 		if (st == NATS_OK)
-			st = natsConnection_JetStream(&m->js, m->nc, NULL);
+			st = natsConnection_JetStream(&m->js, m->nc,
+			                              ns_jsopts());
 		if (st == NATS_OK) {
 			jsSubOptions_Init(&so);
 			so.Stream = "REQ";
@@ -937,7 +961,7 @@ peer_nats_run(const struct peer_cfg *cfg, struct peer_out *o)
 		const char *subj[] = {"req.>"};
 
 		if (st == NATS_OK)
-			st = natsConnection_JetStream(&ijs, inc, NULL);
+			st = natsConnection_JetStream(&ijs, inc, ns_jsopts());
 		if (st == NATS_OK) {
 			jsStreamConfig_Init(&sc);
 			sc.Name = "REQ";
