@@ -34,7 +34,7 @@ demo: build
 BENCH_ARGS ?=
 bench:
 	$(MAKE) build BUILD=build-release BUILD_TYPE=Release
-	build-release/tools/art17-bench fanout -n 1000 --restart-deliveries 1000000 $(BENCH_ARGS)
+	build-release/tools/art17-bench fanout -n 1000 --restart-deliveries 1000000 --ingest 200000 $(BENCH_ARGS)
 	ulimit -n 20000 2>/dev/null; build-release/tools/art17-bench fanout -n 10000 --rounds 3 $(BENCH_ARGS)
 
 install: build
