@@ -31,9 +31,14 @@ test: build
 demo: build
 	@bash tools/demo.sh $(BUILD)
 
+# The fan-out benchmark, all four systems side by side (docs/benchmarks.md):
+# N = 1,000 with the restart figure, then N = 10,000 (agents and floor
+# clients need up to 20,000 open files per process).
+BENCH_ARGS ?=
 bench:
 	$(MAKE) build BUILD=build-release BUILD_TYPE=Release
-	build-release/tools/art17-bench fanout -n 1000
+	build-release/tools/art17-bench fanout -n 1000 --restart-deliveries 1000000 --ingest 200000 $(BENCH_ARGS)
+	ulimit -n 20000 2>/dev/null; build-release/tools/art17-bench fanout -n 10000 --rounds 3 $(BENCH_ARGS)
 
 # make install [PREFIX=/usr/local] [DESTDIR=/staging]
 install: build

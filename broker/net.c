@@ -1290,10 +1290,20 @@ handle(hctx *h, nng_msg *msg)
 	int64_t now = wire_now_ms();
 	Art17__ErrCode code;
 	const char *mid;
-	int rv;
+	int rv, bound;
 
+	/*
+	 * On a pipe already bound to a member (signed hello over a nonce),
+	 * the peer is known by its channel: open without checking the
+	 * signature yet, and check it below unless the message is that
+	 * member's Poll (docs/protocol.md 3.3 and 3.4).
+	 */
+	pthread_mutex_lock(&b->mtx);
+	s = session_find(b, pipe);
+	bound = s != NULL && s->bound;
+	pthread_mutex_unlock(&b->mtx);
 	rv = wire_open(nng_msg_body(msg), nng_msg_len(msg), WIRE_MAX_MSG,
-	               agent_keyfn, b, 0, wmp);
+	               agent_keyfn, b, bound ? WIRE_F_DEFER_VERIFY : 0, wmp);
 	if (rv != 0) {
 		mid = reject_id(rv, &code);
 		log_reject(mid, "pipe %u: %s (%zu bytes)", pipe,
@@ -1306,7 +1316,20 @@ handle(hctx *h, nng_msg *msg)
 	bd = wmp->body;
 	pthread_mutex_lock(&b->mtx);
 	m = db_member_by_keyid(b, wmp->key_id);
+	if (!wmp->verified) {
+		/* a Poll from the member bound to this pipe: the channel */
+		s = session_find(b, pipe);
+		bound = m != NULL && s != NULL && s->bound && s->m == m &&
+		        bd->payload_case == ART17__BODY__PAYLOAD_POLL;
+	}
 	pthread_mutex_unlock(&b->mtx);
+	if (!wmp->verified && !bound &&
+	    (rv = wire_verify(wmp, agent_keyfn, b)) != 0) {
+		mid = reject_id(rv, &code);
+		log_reject(mid, "pipe %u: %s", pipe, a17_strerror(rv));
+		send_error(h, code, mid, a17_strerror(rv));
+		goto out;
+	}
 	if (m == NULL || strcmp(bd->hdr->sender, m->id) != 0) {
 		log_reject("A17-W0107",
 		           "pipe %u: sender '%s' does not own the "

@@ -108,16 +108,22 @@ wire_open(const uint8_t *buf, size_t len, size_t cap, wire_keyfn keyfn,
 			rv = A17_EUNKNOWNKEY;
 			goto out;
 		}
-		if ((rv = crypto_verify(k, env->body.data, env->body.len,
-		                        env->sig.data, env->sig.len)) != 0) {
-			rv = A17_EBADSIG;
-			goto out;
+		if (!(flags & WIRE_F_DEFER_VERIFY)) {
+			if (crypto_verify(k, env->body.data, env->body.len,
+			                  env->sig.data, env->sig.len) != 0) {
+				rv = A17_EBADSIG;
+				goto out;
+			}
+			m->verified = 1;
 		}
 		memcpy(m->key_id, env->key_id.data, A17_KEYID_LEN);
 		memcpy(m->sig, env->sig.data, A17_SIG_LEN);
 	}
 
-	/* Only now, with the signature known good, look inside. */
+	/*
+	 * Only now, with the signature known good (or the peer known by its
+	 * channel, WIRE_F_DEFER_VERIFY), look inside.
+	 */
 	body = art17__body__unpack(NULL, env->body.len, env->body.data);
 	if (body == NULL) {
 		rv = A17_EMALFORMED;
@@ -153,6 +159,25 @@ out:
 	}
 	art17__envelope__free_unpacked(env, NULL);
 	return rv;
+}
+
+int
+wire_verify(wire_msg *m, wire_keyfn keyfn, void *arg)
+{
+	const a17_key *k = NULL;
+
+	if (m->verified)
+		return 0;
+	if (m->signer == NULL || m->body_buf == NULL)
+		return A17_EUNSIGNED;
+	if (keyfn == NULL || keyfn(arg, m->key_id, A17_KEYID_LEN, &k) != 0 ||
+	    k == NULL)
+		return A17_EUNKNOWNKEY;
+	if (crypto_verify(k, m->body_buf, m->body_len, m->sig, A17_SIG_LEN) !=
+	    0)
+		return A17_EBADSIG;
+	m->verified = 1;
+	return 0;
 }
 
 void

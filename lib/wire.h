@@ -32,6 +32,15 @@ typedef int (*wire_keyfn)(void *arg, const uint8_t *key_id, size_t len,
 enum {
 	WIRE_F_ALLOW_UNSIGNED =
 	    1, /* accept an empty sig (channel-authenticated) */
+	/*
+	 * Decode the Body without checking the signature yet (the key is
+	 * still looked up, and a signature must be present). Only for a
+	 * peer already authenticated by its channel: the broker uses it on
+	 * a pipe bound to a member (docs/protocol.md 3.4). The caller must
+	 * call wire_verify() before acting on anything but what the channel
+	 * authenticates.
+	 */
+	WIRE_F_DEFER_VERIFY = 2,
 };
 
 typedef struct wire_msg {
@@ -42,6 +51,7 @@ typedef struct wire_msg {
 	uint8_t key_id[A17_KEYID_LEN];
 	uint8_t sig[A17_SIG_LEN]; /* as received; zero when unsigned */
 	uint8_t *owned;           /* private copy of body_buf, if any */
+	int verified;             /* the signature was checked and holds */
 } wire_msg;
 
 /*
@@ -57,6 +67,15 @@ typedef struct wire_msg {
 int wire_open(const uint8_t *buf, size_t len, size_t cap, wire_keyfn keyfn,
               void *arg, int flags, wire_msg *m);
 void wire_msg_fini(wire_msg *m);
+
+/*
+ * Checks the signature of a message opened with WIRE_F_DEFER_VERIFY
+ * (a no-op returning 0 when it was already checked), with the key keyfn
+ * returns for m->key_id now (the one wire_open saw need not be valid any
+ * more). Returns 0 and sets m->verified, A17_EUNSIGNED, A17_EUNKNOWNKEY
+ * or A17_EBADSIG.
+ */
+int wire_verify(wire_msg *m, wire_keyfn keyfn, void *arg);
 
 /*
  * Fills hdr (caller-owned, art17__header__init done here) with version,

@@ -1,5 +1,7 @@
 #!/bin/sh
-# Install the Debian 12 packages art17 needs to build, test and run its demo.
+# Install the Debian 12 packages art17 needs to build, test and run its demo,
+# and the peer servers and client libraries `make bench` compares against
+# (mosquitto, nats-server, libmosquitto-dev, libnats-dev).
 # Idempotent: installs only what is missing. Needs root (or sudo) when
 # anything is missing; prints what it would install otherwise.
 set -eu
@@ -17,7 +19,9 @@ spin
 clang-format
 curl python3
 chromium chromium-driver
-dpkg-dev systemd"
+dpkg-dev systemd
+mosquitto libmosquitto-dev
+nats-server libnats-dev"
 
 missing=""
 for p in $PKGS; do

@@ -1158,10 +1158,68 @@ test_error(void **state)
 	free(buf);
 }
 
+/*
+ * WIRE_F_DEFER_VERIFY decodes without checking, and wire_verify then
+ * refuses what wire_open would have refused: a tampered body, a key no
+ * longer known, an unsigned message. A good one verifies once.
+ */
+static void
+test_defer_verify(void **state)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	struct keyring r = ring_of(key_a), none = ring_of(NULL);
+	Art17__Envelope *env;
+	wire_msg m;
+
+	(void)state;
+	assert_int_equal(wire_error(key_a, "broker",
+	                            ART17__ERR_CODE__ERR_REPLAY, "A17-W0203",
+	                            "x", &buf, &len),
+	                 0);
+	assert_int_equal(
+	    wire_open(buf, len, 0, ring_fn, &r, WIRE_F_DEFER_VERIFY, &m), 0);
+	assert_int_equal(m.verified, 0);
+	assert_int_equal(wire_verify(&m, ring_fn, &none), A17_EUNKNOWNKEY);
+	assert_int_equal(m.verified, 0);
+	assert_int_equal(wire_verify(&m, ring_fn, &r), 0);
+	assert_int_equal(m.verified, 1);
+	assert_int_equal(wire_verify(&m, NULL, NULL), 0); /* already done */
+	wire_msg_fini(&m);
+	/* without the flag it is checked at once */
+	assert_int_equal(wire_open(buf, len, 0, ring_fn, &r, 0, &m), 0);
+	assert_int_equal(m.verified, 1);
+	wire_msg_fini(&m);
+
+	/* tampered: opens when deferred, never verifies */
+	env = art17__envelope__unpack(NULL, len, buf);
+	assert_non_null(env);
+	env->sig.data[0] ^= 0x01;
+	art17__envelope__pack(env, buf);
+	art17__envelope__free_unpacked(env, NULL);
+	assert_int_equal(open_ring(buf, len, &r, 0), A17_EBADSIG);
+	assert_int_equal(
+	    wire_open(buf, len, 0, ring_fn, &r, WIRE_F_DEFER_VERIFY, &m), 0);
+	assert_int_equal(wire_verify(&m, ring_fn, &r), A17_EBADSIG);
+	assert_int_equal(m.verified, 0);
+	wire_msg_fini(&m);
+	free(buf);
+	buf = NULL;
+
+	/* unsigned: the flag does not let it through */
+	assert_int_equal(wire_error(NULL, "broker", ART17__ERR_CODE__ERR_REPLAY,
+	                            "A17-W0203", "x", &buf, &len),
+	                 0);
+	assert_int_equal(open_ring(buf, len, &r, WIRE_F_DEFER_VERIFY),
+	                 A17_EUNSIGNED);
+	free(buf);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_defer_verify),
 	    cmocka_unit_test(test_header_init),
 	    cmocka_unit_test(test_round_trip),
 	    cmocka_unit_test(test_public_only_key),
