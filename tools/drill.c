@@ -474,8 +474,20 @@ admin_call(Art17__AdminRequest *req, wire_msg *m, Art17__AdminReply **rep,
 		return -1;
 	}
 	if (m->body->admin_reply->code != ART17__ERR_CODE__ERR_UNSPECIFIED) {
+		const Art17__IssueResult *ir = m->body->admin_reply->issued;
+
 		snprintf(err, errlen, "%s %s", m->body->admin_reply->msg_code,
 		         m->body->admin_reply->detail);
+		/* a refused issue names every member's gate reason */
+		if (ir != NULL && ir->n_excluded > 0 &&
+		    ir->excluded[0]->reason != NULL) {
+			size_t used = strlen(err);
+
+			snprintf(err + used, errlen - used,
+			         " [%zu members excluded, e.g. %s: %s]",
+			         ir->n_excluded, ir->excluded[0]->member_id,
+			         ir->excluded[0]->reason);
+		}
 		wire_msg_fini(m);
 		return -1;
 	}

@@ -93,7 +93,7 @@ typedef struct drill_step {
 
 typedef struct drill_scenario {
 	char name[64];
-	char description[256];
+	char description[512];
 	int agents;
 	int n_groups;
 	drill_group groups[DRILL_MAX_GROUPS];
