@@ -1215,12 +1215,14 @@ sim_agent_start(sim_agent *a)
 
 	if (a->started)
 		return 0;
-	if ((rv = nng_req0_open(&a->sock)) != 0)
-		return a17_err_nng(rv);
-	a->opened = 1;
-	nng_socket_set_size(a->sock, NNG_OPT_RECVMAXSZ, WIRE_MAX_MSG);
-	nng_socket_set_ms(a->sock, NNG_OPT_RECONNMINT, 100);
-	nng_socket_set_ms(a->sock, NNG_OPT_RECONNMAXT, 5000);
+	if (!a->opened) { /* the socket outlives sim_agent_down */
+		if ((rv = nng_req0_open(&a->sock)) != 0)
+			return a17_err_nng(rv);
+		a->opened = 1;
+		nng_socket_set_size(a->sock, NNG_OPT_RECVMAXSZ, WIRE_MAX_MSG);
+		nng_socket_set_ms(a->sock, NNG_OPT_RECONNMINT, 100);
+		nng_socket_set_ms(a->sock, NNG_OPT_RECONNMAXT, 5000);
+	}
 	if ((rv = nng_dialer_create(&a->dialer, a->sock, p->cfg.url)) != 0)
 		return a17_err_nng(rv);
 	if (p->cfg.tls != NULL &&
@@ -1265,14 +1267,21 @@ sim_agent_down(sim_agent *a)
 	if (!a->started)
 		return A17_EINVAL;
 	atomic_store(&a->down, 1);
-	/* closing fails the pending operations; their callbacks return */
-	nng_close(a->sock);
-	/* a stopped aio refuses further work: the next start makes new ones */
+	/*
+	 * Closing the contexts fails their pending operations (callbacks
+	 * return at once); closing the dialer drops the connection. The
+	 * socket stays: nng 1.5.2's nng_close can hang for good on a REQ
+	 * socket that had contexts in use (seen here; issues #1543, #1813).
+	 * A stopped aio refuses further work: the next start makes new ones.
+	 */
+	nng_ctx_close(a->ctx);
+	if (a->beh.feedback)
+		nng_ctx_close(a->fctx);
 	nng_aio_free(a->aio);
 	a->aio = NULL;
 	nng_aio_free(a->faio);
 	a->faio = NULL;
-	a->opened = 0;
+	nng_dialer_close(a->dialer);
 	a->started = 0;
 	a->io = a->fio = IO_NONE;
 	lose_session(a);
