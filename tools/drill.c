@@ -64,6 +64,7 @@ struct opts {
 	const char *out;
 	const char *bin;
 	int agents; /* 0 = the scenario's */
+	int real;   /* real art17-agent members taking part */
 	int per_proc;
 	int keep;
 	int quiet;
@@ -136,6 +137,10 @@ static pid_t g_child[MAX_PROCS];
 static char g_outdir[OUT_LEN], g_work[WORK_LEN], g_pki[SUB_LEN];
 static char g_data[SUB_LEN], g_blog[SUB_LEN], g_broker_bin[PATH_MAX + 64];
 static char g_pki_bin[PATH_MAX + 64], g_listen[64], g_url[64];
+static char g_agent_bin[PATH_MAX + 64];
+#define MAX_REAL 8
+static int g_real; /* real art17-agent processes */
+static pid_t g_real_pid[MAX_REAL];
 static pid_t g_broker = -1;
 static struct incident g_inc[DRILL_MAX_INCIDENTS];
 static int g_n_inc;
@@ -557,6 +562,139 @@ register_staff(const struct agent_info *a, char *err, size_t errlen)
 	req.op_case = ART17__ADMIN_REQUEST__OP_STAFF_CHANGE;
 	req.staff_change = &cs;
 	return admin_do(&req, err, errlen);
+}
+
+/* ------------------------------------------------------------ real agents */
+
+/*
+ * Real art17-agent processes taking part in the drill as members
+ * real-01 ...: their own keys and TLS certificates from art17-pki, their
+ * own LMDB under work/. They receive what the gate lets through, like
+ * any member, and must show it marked EXERCISE.
+ */
+static int
+real_prepare(int i)
+{
+	char name[16];
+	char *argv[] = {g_pki_bin, "agent", "-d", g_pki, name, NULL};
+
+	snprintf(name, sizeof(name), "real-%02d", i + 1);
+	return run(argv);
+}
+
+static int
+real_register(int i, char *err, size_t errlen)
+{
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__MemberRecord rec = ART17__MEMBER_RECORD__INIT;
+	char path[PATH_LEN], id[16], name[96];
+	uint8_t pub[A17_PUBKEY_LEN];
+	a17_key *k = NULL;
+	int rv;
+
+	snprintf(id, sizeof(id), "real-%02d", i + 1);
+	snprintf(path, sizeof(path), "%s/agents/%s/id.pub", g_pki, id);
+	if ((rv = crypto_key_load(path, &k)) != 0 ||
+	    crypto_key_raw_public(k, pub) != 0) {
+		snprintf(err, errlen, "%s's id.pub: %s", id, a17_strerror(rv));
+		crypto_key_free(k);
+		return -1;
+	}
+	crypto_key_free(k);
+	snprintf(name, sizeof(name), "Real art17-agent %s (drill participant)",
+	         id);
+	rec.member_id = id;
+	rec.name = name;
+	rec.member_class = ART17__MEMBER_CLASS__CLASS_GENERAL;
+	rec.category = ART17__CATEGORY__CAT_OTHER;
+	rec.id_pub.data = pub;
+	rec.id_pub.len = sizeof(pub);
+	req.op_case = ART17__ADMIN_REQUEST__OP_MEMBER_ADD;
+	req.member_add = &rec;
+	return admin_do(&req, err, errlen);
+}
+
+static int
+real_start(int i)
+{
+	char id[16], dir[PATH_LEN], keys[PATH_LEN], log[PATH_LEN];
+	char *argv[] = {g_agent_bin, "-d", dir,   "run", "-k",
+	                keys,        "-c", g_url, NULL};
+	int64_t end = sim_now_ns() + 60LL * 1000000000;
+	char needle[64];
+
+	snprintf(id, sizeof(id), "real-%02d", i + 1);
+	snprintf(dir, sizeof(dir), "%s/agent-%s", g_work, id);
+	snprintf(keys, sizeof(keys), "%s/agents/%s", g_pki, id);
+	snprintf(log, sizeof(log), "%s/agent-%s.log", g_work, id);
+	snprintf(needle, sizeof(needle), "connected as %s", id);
+	if ((g_real_pid[i] = spawn(argv, log)) < 0)
+		return -1;
+	while (sim_now_ns() < end) {
+		if (count_in_file(log, needle) > 0)
+			return 0;
+		sleep_ms(100);
+	}
+	msg("real agent %s did not connect (see %s)", id, log);
+	return -1;
+}
+
+static void
+real_stop(void)
+{
+	for (int i = 0; i < g_real; i++) {
+		int status;
+
+		if (g_real_pid[i] <= 0)
+			continue;
+		kill(g_real_pid[i], SIGTERM);
+		if (wait_pid(g_real_pid[i], 15000, &status) != 0) {
+			kill(g_real_pid[i], SIGKILL);
+			waitpid(g_real_pid[i], &status, 0);
+		}
+		g_real_pid[i] = 0;
+	}
+}
+
+/* What each real agent holds, from `art17-agent list --json`. */
+static json_t *
+real_report(json_int_t *unmarked)
+{
+	json_t *out = json_array();
+
+	for (int i = 0; i < g_real; i++) {
+		char cmd[PATH_MAX + PATH_LEN + 128], id[16];
+		json_int_t held = 0, marked = 0;
+		json_error_t je;
+		json_t *list, *v;
+		size_t k;
+		FILE *p;
+
+		snprintf(id, sizeof(id), "real-%02d", i + 1);
+		snprintf(cmd, sizeof(cmd), "'%s' -d '%s/agent-%s' list --json",
+		         g_agent_bin, g_work, id);
+		if ((p = popen(cmd, "r")) == NULL)
+			continue;
+		list = json_loadf(p, 0, &je);
+		pclose(p);
+		json_array_foreach(list, k, v)
+		{
+			held++;
+			marked +=
+			    json_is_true(json_object_get(v, "exercise")) &&
+			    json_is_string(
+			        json_object_get(v, "marking_exercise"));
+		}
+		if (list == NULL)
+			msg("art17-agent list for %s: %s", id, je.text);
+		*unmarked += held - marked;
+		json_array_append_new(
+		    out, json_pack("{s:s, s:I, s:I, s:b}", "member", id,
+		                   "copies_held", held, "marked_exercise",
+		                   marked, "listed", list != NULL));
+		json_decref(list);
+	}
+	return out;
 }
 
 /* ------------------------------------------------------------ children */
@@ -1416,6 +1554,7 @@ build_report(double wall_s, double connect_s, double register_s,
 		wire_msg m, fm;
 		json_int_t st[8] = {0}, delivered = 0, acked = 0, nfb = 0;
 		json_int_t a_recv = 0, a_ok = 0, a_fb = 0;
+		json_int_t re_copies = 0, re_dl = 0, re_ack = 0;
 		double *ldl, *lok, *lfb;
 		size_t ndl = 0, nok = 0, nfbl = 0;
 		unsigned char *fbm = NULL; /* members with feedback stored */
@@ -1511,24 +1650,23 @@ build_report(double wall_s, double connect_s, double register_s,
 			int s = (int)c->state;
 			struct cat_row *cr;
 			int holds = 0;
-
 			if (s >= 0 && s < 8)
 				st[s]++;
-			if (ai < 0)
+			delivered += c->delivered_ms != 0;
+			acked += c->acked_ms != 0;
+			if (ai < 0) { /* a real agent taking part */
+				re_copies++;
+				re_dl += c->delivered_ms != 0;
+				re_ack += c->acked_ms != 0;
 				continue;
+			}
 			cr = &crow[g_sc.groups[g_ag[ai].group].category & 7];
 			cr->copies++;
 			cr->withdrawn +=
 			    s == ART17__DELIVERY_STATE__DS_WITHDRAWN;
 			cr->answered += s == ART17__DELIVERY_STATE__DS_ANSWERED;
-			if (c->delivered_ms != 0) {
-				delivered++;
-				cr->delivered++;
-			}
-			if (c->acked_ms != 0) {
-				acked++;
-				cr->acked++;
-			}
+			cr->delivered += c->delivered_ms != 0;
+			cr->acked += c->acked_ms != 0;
 			holds = held[ai];
 			/* a receipt the agent saw confirmed must be stored */
 			for (size_t j = 0; j < g_n_ac; j++)
@@ -1607,7 +1745,8 @@ build_report(double wall_s, double connect_s, double register_s,
 			jr = json_pack(
 			    "{s:s, s:s, s:s, s:s, s:b, s:s, s:b, s:f, "
 			    "s:{s:I, s:I, s:I, s:I, s:I, s:o}, "
-			    "s:{s:I, s:I, s:I}, s:{s:o, s:o, s:o}, s:o}",
+			    "s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}, "
+			    "s:{s:o, s:o, s:o}, s:o}",
 			    "label", r->label, "request_id", r->id,
 			    "incident_id", r->incident, "kind",
 			    r->cooperation ? "cooperation" : "share",
@@ -1618,10 +1757,12 @@ build_report(double wall_s, double connect_s, double register_s,
 			    (json_int_t)r->n_excluded, "delivered", delivered,
 			    "acked", acked, "feedback", nfb, "states", states,
 			    "agents", "received", a_recv, "receipts_confirmed",
-			    a_ok, "feedback_confirmed", a_fb, "latency_ms",
-			    "delivery", pcts(ldl, ndl), "receipt",
-			    pcts(lok, nok), "feedback", pcts(lfb, nfbl),
-			    "excluded_members", json_incref(r->excluded));
+			    a_ok, "feedback_confirmed", a_fb, "real_agents",
+			    "copies", re_copies, "delivered", re_dl, "acked",
+			    re_ack, "latency_ms", "delivery", pcts(ldl, ndl),
+			    "receipt", pcts(lok, nok), "feedback",
+			    pcts(lfb, nfbl), "excluded_members",
+			    json_incref(r->excluded));
 		}
 		json_array_append_new(reqs, jr);
 		T[0] += (json_int_t)rep->n_copies;
@@ -1674,6 +1815,7 @@ build_report(double wall_s, double connect_s, double register_s,
 	}
 	sum_children(&tt);
 	{
+		json_t *jreal = real_report(&unmarked);
 		int n_imp = 0, n_off = 0;
 		char started[64];
 		time_t now = time(NULL) - (time_t)wall_s;
@@ -1695,7 +1837,7 @@ build_report(double wall_s, double connect_s, double register_s,
 		    "s:I}, s:o, "
 		    "s:{s:i, s:I, s:I, s:i, s:I, s:i, s:I, s:I, s:I, s:I, "
 		    "s:o}, "
-		    "s:{s:I, s:I, s:I, s:I}, s:o}",
+		    "s:{s:I, s:I, s:I, s:I}, s:o, s:o}",
 		    "marking", "EXERCISE", "generator", DRILL_VERSION,
 		    "scenario", drill_scenario_json(&g_sc), "run", "agents",
 		    g_n, "processes", g_procs, "per_process", g_o.per_proc,
@@ -1720,7 +1862,8 @@ build_report(double wall_s, double connect_s, double register_s,
 		    "duplicates_seen", (json_int_t)tt.dups, "first_errors",
 		    g_agent_err, "must_be_zero", "lost", lost, "duplicated",
 		    dup, "gate_violations", gviol, "unmarked",
-		    unmarked + imp_copies, "violations", viol);
+		    unmarked + imp_copies, "violations", viol, "real_agents",
+		    jreal);
 	}
 }
 
@@ -1749,6 +1892,8 @@ usage(FILE *f)
 	        "agents\n"
 	        "  --per-proc N      agents per simulator process (default "
 	        "2500)\n"
+	        "  --real-agents N   also run N real art17-agent members "
+	        "(real-01, ...; at most 8)\n"
 	        "  --bin DIR         where art17-broker and art17-pki are "
 	        "(default: this build)\n"
 	        "  --seed N          seed for the per-agent choices "
@@ -1789,6 +1934,22 @@ find_bins(void)
 		snprintf(g_broker_bin, sizeof(g_broker_bin),
 		         "%s/../broker/art17-broker", exe);
 		snprintf(g_pki_bin, sizeof(g_pki_bin), "%s/art17-pki", exe);
+	}
+	snprintf(g_agent_bin, sizeof(g_agent_bin), "%s", g_broker_bin);
+	{
+		char *b = strstr(g_agent_bin, "broker/art17-broker");
+
+		if (b != NULL)
+			snprintf(
+			    b, sizeof(g_agent_bin) - (size_t)(b - g_agent_bin),
+			    "agent/art17-agent");
+		else
+			g_agent_bin[0] = '\0';
+	}
+	if (g_o.real > 0 && access(g_agent_bin, X_OK) != 0) {
+		msg("--real-agents: cannot find art17-agent next to the "
+		    "broker");
+		return -1;
 	}
 	if (access(g_broker_bin, X_OK) != 0 || access(g_pki_bin, X_OK) != 0) {
 		msg("cannot find art17-broker and art17-pki (use --bin)");
@@ -1887,6 +2048,7 @@ main(int argc, char **argv)
 	    {"out", required_argument, NULL, 'o'},
 	    {"agents", required_argument, NULL, 'n'},
 	    {"per-proc", required_argument, NULL, 'P'},
+	    {"real-agents", required_argument, NULL, 'R'},
 	    {"bin", required_argument, NULL, 'B'},
 	    {"seed", required_argument, NULL, 'S'},
 	    {"keep", no_argument, NULL, 'k'},
@@ -1921,6 +2083,9 @@ main(int argc, char **argv)
 			break;
 		case 'P':
 			g_o.per_proc = atoi(optarg);
+			break;
+		case 'R':
+			g_o.real = atoi(optarg);
 			break;
 		case 'B':
 			g_o.bin = optarg;
@@ -1958,12 +2123,14 @@ main(int argc, char **argv)
 	}
 	g_n = g_o.agents > 0 ? g_o.agents : g_sc.agents;
 	if (g_n < 1 || g_n > DRILL_MAX_AGENTS || g_o.per_proc < 1 ||
-	    g_o.per_proc > 5000) {
+	    g_o.per_proc > 5000 || g_o.real < 0 || g_o.real > MAX_REAL) {
 		fprintf(stderr,
-		        "art17-drill: agents 1..%d, --per-proc 1..5000\n",
-		        DRILL_MAX_AGENTS);
+		        "art17-drill: agents 1..%d, --per-proc 1..5000, "
+		        "--real-agents 0..%d\n",
+		        DRILL_MAX_AGENTS, MAX_REAL);
 		return 2;
 	}
+	g_real = g_o.real;
 	g_procs = (g_n + g_o.per_proc - 1) / g_o.per_proc;
 	if (g_procs > MAX_PROCS) {
 		fprintf(stderr, "art17-drill: more than %d processes needed\n",
@@ -2036,9 +2203,11 @@ main(int argc, char **argv)
 		              g_pki,     COORD_NAME,    NULL};
 		char *a3[] = {g_pki_bin, "agent",         "-d",
 		              g_pki,     AGENT_CERT_NAME, NULL};
-
 		if (run(a1) != 0 || run(a2) != 0 || run(a3) != 0)
 			return 1;
+		for (int i = 0; i < g_real; i++)
+			if (real_prepare(i) != 0)
+				return 1;
 	}
 	snprintf(path, sizeof(path), "%s/coordinators/%s/id.key", g_pki,
 	         COORD_NAME);
@@ -2100,9 +2269,16 @@ main(int argc, char **argv)
 		if (!g_o.quiet && i > 0 && i % 1000 == 0)
 			msg("%d of %d members registered", i, g_n);
 	}
+	for (int i = 0; i < g_real; i++)
+		if (real_register(i, err, sizeof(err)) != 0) {
+			msg("registering real-%02d: %s", i + 1, err);
+			goto fail;
+		}
 	t_reg = sim_now_ns();
 	atomic_store(&g_shm->go, 1);
-
+	for (int i = 0; i < g_real; i++)
+		if (real_start(i) != 0)
+			goto fail;
 	/* wait until the agents meant to be online are (bounded) */
 	{
 		uint64_t want = 0, imp = 0;
@@ -2166,6 +2342,7 @@ main(int argc, char **argv)
 	}
 	broker_rss = peak_rss_kb(g_broker);
 	stop_children();
+	real_stop();
 	if (read_results() != 0)
 		goto fail;
 	drill_rss = peak_rss_kb(getpid());
@@ -2236,6 +2413,7 @@ main(int argc, char **argv)
 	json_decref(report);
 	return rv;
 fail:
+	real_stop();
 	if (g_progress_run) {
 		atomic_store(&g_progress_run, 0);
 		pthread_join(pth, NULL);

@@ -36,7 +36,7 @@ out=$("$DRILL" -s "$A17_TMP/bad4.json" --check 2>&1) && fail "undeclared inciden
 echo "$out" | grep -q "steps\[0\].incident: 'nope' is not declared" || fail "undeclared: $out"
 
 # ---------------------------------------------------------------- the drill
-"$DRILL" -s "$HERE/drill-small.json" -o "$R" --keep -q >"$A17_TMP/drill.out" 2>"$A17_TMP/drill.log" ||
+"$DRILL" -s "$HERE/drill-small.json" -o "$R" --keep -q --real-agents 1 >"$A17_TMP/drill.out" 2>"$A17_TMP/drill.log" ||
 	{ cat "$A17_TMP/drill.out" "$A17_TMP/drill.log" >&2; fail "art17-drill failed"; }
 grep -q "lost 0, duplicated 0, gate violations 0, unmarked 0" "$A17_TMP/drill.out" ||
 	fail "drill summary line: $(cat "$A17_TMP/drill.out")"
@@ -60,14 +60,23 @@ for rid in $(jq -r '.requests[] | select(.refused | not) | .request_id' "$R/repo
 done
 ctl audit show >"$A17_TMP/audit.txt" || fail "audit show"
 ctl audit verify >/dev/null || fail "audit verify"
+v=$("$BIN/agent/art17-agent" -d "$R/work/agent-real-01" list) || fail "real agent list"
+echo "$v" | grep -q EXERCISE || fail "the real agent's list does not show EXERCISE"
 
 python3 - "$R/report.json" "$A17_TMP" <<'PY' || fail "report.json does not match the broker's state"
 import json, sys, collections
 rep = json.load(open(sys.argv[1])); d = sys.argv[2]
-members = {m["id"]: m for m in json.load(open(d + "/members.json"))}
-n_members = len(members)
+allm = {m["id"]: m for m in json.load(open(d + "/members.json"))}
+members = {k: v for k, v in allm.items() if k.startswith("drill-")}
+real = {k for k in allm if k.startswith("real-")}
+n_members = len(allm)
 assert rep["marking"] == "EXERCISE"
-assert rep["run"]["agents"] == n_members == 100, (rep["run"]["agents"], n_members)
+assert rep["run"]["agents"] == len(members) == 100, (rep["run"]["agents"], len(members))
+assert real == {"real-01"} and n_members == 101, sorted(allm)
+# the real art17-agent took part, and shows every copy marked EXERCISE
+ra = rep["real_agents"]
+assert len(ra) == 1 and ra[0]["member"] == "real-01" and ra[0]["listed"], ra
+assert ra[0]["copies_held"] >= 3 and ra[0]["copies_held"] == ra[0]["marked_exercise"], ra
 z = rep["must_be_zero"]
 assert z == {"lost": 0, "duplicated": 0, "gate_violations": 0, "unmarked": 0, "violations": []} or \
     all(z[k] == 0 for k in ("lost", "duplicated", "gate_violations", "unmarked")), z
@@ -101,11 +110,15 @@ for r in rep["requests"]:
     assert len(copies) + len(ex) == n_members, (r["label"], len(copies), len(ex))
     assert not ({c["member_id"] for c in copies} & {e["member_id"] for e in ex})
     assert all(e["reason"] for e in ex)
-    # the agents' side agrees with the broker
+    # the agents' side (simulated plus the real one) agrees with the broker
     a = r["agents"]
-    assert a["receipts_confirmed"] == b["acked"], (r["label"], a, b["acked"])
+    rc = [c for c in copies if c["member_id"] in real]
+    ra_ = r["real_agents"]
+    assert ra_["copies"] == len(rc) and ra_["delivered"] == sum(1 for c in rc if c["delivered"]) \
+        and ra_["acked"] == sum(1 for c in rc if c["acked"]), (r["label"], ra_)
+    assert a["receipts_confirmed"] + ra_["acked"] == b["acked"], (r["label"], a, b["acked"])
     assert a["feedback_confirmed"] == b["feedback"], (r["label"], a, b["feedback"])
-    assert a["received"] == b["delivered"], (r["label"], a, b["delivered"])
+    assert a["received"] + ra_["delivered"] == b["delivered"], (r["label"], a, b["delivered"])
     for k, n in (("copies", len(copies)), ("delivered", b["delivered"]), ("acked", b["acked"]),
                  ("answered", states["answered"]), ("withdrawn", states["withdrawn"]),
                  ("queued", states["queued"]), ("overdue", states["overdue"]),
@@ -116,6 +129,8 @@ for r in rep["requests"]:
         tot[k] += n
     fbm = {f["member_id"] for f in fb["feedback"]}
     for c in copies:
+        if c["member_id"] in real:
+            continue
         k = members[c["member_id"]]["category"]
         cat[k]["copies"] += 1
         cat[k]["delivered"] += bool(c["delivered"])
@@ -124,7 +139,8 @@ for r in rep["requests"]:
         cat[k]["withdrawn"] += c["state"] == "withdrawn"
         cat[k]["feedback_confirmed"] += c["member_id"] in fbm
     for e in ex:
-        cat[members[e["member_id"]]["category"]]["excluded"] += 1
+        if e["member_id"] not in real:
+            cat[members[e["member_id"]]["category"]]["excluded"] += 1
     checked += 1
 assert checked == 4, checked
 for k, n in tot.items():
