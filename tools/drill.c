@@ -415,9 +415,16 @@ admin_open(void)
 		msg("admin socket: %s", nng_strerror(rv));
 		return -1;
 	}
-	g_admin_open = 1;
+	g_admin_open =
+	    1; /*
+	        * Issuing to 10,000 members while they are all connected takes
+	        * the broker a while: wait long, and never let REQ resend (its
+	        * default resend after 60 s would issue the request twice).
+	        */
 	nng_socket_set_ms(g_admin, NNG_OPT_SENDTIMEO, 60000);
-	nng_socket_set_ms(g_admin, NNG_OPT_RECVTIMEO, 60000);
+	nng_socket_set_ms(g_admin, NNG_OPT_RECVTIMEO, 900000);
+	nng_socket_set_ms(g_admin, NNG_OPT_REQ_RESENDTIME,
+	                  NNG_DURATION_INFINITE);
 	nng_socket_set_size(g_admin, NNG_OPT_RECVMAXSZ, WIRE_MAX_MSG);
 	if ((rv = nng_dial(g_admin, url, NULL, 0)) != 0) {
 		msg("%s: %s", url, nng_strerror(rv));

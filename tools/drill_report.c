@@ -109,9 +109,10 @@ drill_charts(const char *dir, json_t *report, const double *t_recv,
 	    "and feedback stored over time\"\n"
 	    "set xlabel 'seconds since the scenario started'\n"
 	    "set ylabel 'cumulative count'\n"
-	    "set key left top\nset grid\nset yrange [0:*]\n",
+	    "set key right bottom box opaque\nset grid\nset yrange [0:*]\n"
+	    "set offsets 0, graph 0.02, graph 0.12, 0\n",
 	    dir, title ? title : "drill");
-	for (i = 0; i < json_array_size(steps); i++) {
+	for (i = 0, nlat = 0; i < json_array_size(steps); i++) {
 		json_t *s = json_array_get(steps, i);
 		const char *op = json_string_value(json_object_get(s, "op"));
 		double t = json_real_value(json_object_get(s, "t_s"));
@@ -124,7 +125,7 @@ drill_charts(const char *dir, json_t *report, const double *t_recv,
 		    "dt 3 lc rgb '#999999'\n"
 		    "set label '%s' at %.3f, graph %.2f rotate by 90 right "
 		    "font 'sans,9' tc rgb '#555555'\n",
-		    t, t, op, t, 0.98);
+		    t, t, op, t, 0.99 - 0.09 * (double)(nlat++ % 3));
 	}
 	cat(sc, sizeof(sc),
 	    "plot '%s' using 1:2 with steps lw 2 title 'copies received "
@@ -137,6 +138,7 @@ drill_charts(const char *dir, json_t *report, const double *t_recv,
 	if (gnuplot(gp, sc, err, errlen) != 0)
 		return -1;
 
+	nlat = 0;
 	/* 2. latency percentiles per request */
 	snprintf(p1, sizeof(p1), "%s/latency.dat", dir);
 	if ((f = fopen(p1, "w")) == NULL) {
@@ -223,8 +225,9 @@ drill_charts(const char *dir, json_t *report, const double *t_recv,
 	    "set style data histograms\nset style histogram rowstacked\n"
 	    "set style fill solid 0.8 border -1\nset boxwidth 0.6\n"
 	    "set ylabel 'copies'\nset yrange [0:*]\nset grid ytics\n"
-	    "set key outside right top\n"
-	    "plot '%s' using 2:xtic(1) title 'acked' lc rgb '#4e79a7', \\\n"
+	    "set key outside right top\nset xtics rotate by -25\n"
+	    "plot '%s' using 2:xtic(1) title 'acked (no feedback)' lc rgb "
+	    "'#4e79a7', \\\n"
 	    "     '' using 3 title 'answered (feedback)' lc rgb '#59a14f', \\\n"
 	    "     '' using 4 title 'withdrawn (gate)' lc rgb '#f28e2b', \\\n"
 	    "     '' using 5 title 'not acked' lc rgb '#e15759', \\\n"
