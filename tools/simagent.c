@@ -71,7 +71,6 @@ struct sim_agent {
 	/* under the pool mutex */
 	sim_fb *fbq; /* FIFO, fbq[fb_head..fb_n) */
 	size_t fb_head, fb_n, fb_cap;
-	int fb_busy; /* faio has an operation in flight */
 	/* under the pool mutex */
 	int authed;  /* counted in counts.welcomed */
 	int polling; /* counted in counts.polling */
@@ -788,8 +787,12 @@ on_deliver(sim_agent *a, const Art17__Deliver *d)
 	send_receipt(a);
 }
 
-/* Queues feedback on r (pool mutex held); 1 when the loop must start. */
-static int
+/*
+ * Queues feedback on r (pool mutex held). The feedback loop on faio
+ * picks it up: only fb_cb (and sim_agent_start, on a fresh aio) ever
+ * submits on faio, so no other thread races its callback.
+ */
+static void
 fb_enqueue(sim_agent *a, const sim_copy_rec *r, int64_t now)
 {
 	sim_fb *f;
@@ -797,7 +800,7 @@ fb_enqueue(sim_agent *a, const sim_copy_rec *r, int64_t now)
 	if (!a->beh.feedback ||
 	    (r->kind != ART17__ITEM_KIND__KIND_COOPERATION_REQUEST &&
 	     !a->beh.feedback_shares))
-		return 0;
+		return;
 	if (a->fb_head > 0 && a->fb_head == a->fb_n)
 		a->fb_head = a->fb_n = 0;
 	if (a->fb_n == a->fb_cap) {
@@ -805,32 +808,22 @@ fb_enqueue(sim_agent *a, const sim_copy_rec *r, int64_t now)
 		sim_fb *nf = realloc(a->fbq, nc * sizeof(*nf));
 
 		if (nf == NULL)
-			return 0;
+			return;
 		a->fbq = nf;
 		a->fb_cap = nc;
 	}
 	f = &a->fbq[a->fb_n++];
 	snprintf(f->request_id, sizeof(f->request_id), "%s", r->request_id);
 	f->due_ns = now + (int64_t)a->beh.feedback_delay_ms * 1000000;
-	if (a->fb_busy || a->faio == NULL)
-		return 0;
-	a->fb_busy = 1;
-	return 1;
+	return;
 }
 
-/* Starts the feedback loop on the head of the queue (fb_busy is set). */
+/* Starts the feedback loop on a fresh faio (sim_agent_start). */
 static void
 fb_kick(sim_agent *a)
 {
-	sim_pool *p = a->pool;
-	int64_t wait = 0;
-
-	pthread_mutex_lock(&p->mtx);
-	if (a->fb_head < a->fb_n)
-		wait = a->fbq[a->fb_head].due_ns - sim_now_ns();
-	pthread_mutex_unlock(&p->mtx);
 	a->fio = IO_SLEEP;
-	nng_sleep_aio(wait > 0 ? (nng_duration)(wait / 1000000) : 0, a->faio);
+	nng_sleep_aio(0, a->faio);
 }
 
 static void
@@ -841,7 +834,6 @@ on_receipt_ok(sim_agent *a, const Art17__ReceiptOk *ok)
 	const char *ids[64];
 	uint64_t seqs[64];
 	size_t nev = 0;
-	int kick = 0;
 
 	pthread_mutex_lock(&p->mtx);
 	for (size_t i = 0; i < ok->n_seqs; i++) {
@@ -854,7 +846,7 @@ on_receipt_ok(sim_agent *a, const Art17__ReceiptOk *ok)
 				r->t_receipt_ok_ns = now;
 				a->st.receipts_ok++;
 				p->counts.receipts_ok++;
-				kick |= fb_enqueue(a, r, now);
+				fb_enqueue(a, r, now);
 				if (nev < 64) {
 					ids[nev] = r->request_id;
 					seqs[nev++] = r->seq;
@@ -871,8 +863,6 @@ on_receipt_ok(sim_agent *a, const Art17__ReceiptOk *ok)
 		emit(a, SIM_EV_RECEIPT_OK, ids[i], seqs[i], 0, NULL);
 	free(a->pending);
 	a->pending = NULL;
-	if (kick)
-		fb_kick(a);
 	send_poll(a);
 }
 
@@ -995,6 +985,10 @@ agent_cb(void *arg)
 		}
 		msg = nng_aio_get_msg(a->aio);
 		nng_aio_set_msg(a->aio, NULL);
+		if (msg == NULL) { /* never expected; do not trust it */
+			on_transport_error(a, NNG_EINTERNAL, "receive: %s");
+			return;
+		}
 		on_reply(a, msg);
 		return;
 	case IO_SLEEP:
@@ -1008,27 +1002,22 @@ agent_cb(void *arg)
 
 /* ------------------------------------------------------------ feedback */
 
-/* Ends the feedback loop, or waits for the next one due. */
+#define FB_IDLE_MS 1000 /* how often an idle feedback loop looks again */
+
+/* Pops the head if asked, then sleeps retry_ns (0: just look again). */
 static void
 fb_next(sim_agent *a, int pop, int64_t retry_ns)
 {
 	sim_pool *p = a->pool;
-	int64_t wait = retry_ns;
-	int more;
 
-	pthread_mutex_lock(&p->mtx);
-	if (pop && a->fb_head < a->fb_n)
-		a->fb_head++;
-	more = a->fb_head < a->fb_n;
-	if (!more)
-		a->fb_busy = 0;
-	else if (retry_ns == 0)
-		wait = a->fbq[a->fb_head].due_ns - sim_now_ns();
-	pthread_mutex_unlock(&p->mtx);
-	if (!more)
-		return;
+	if (pop) {
+		pthread_mutex_lock(&p->mtx);
+		if (a->fb_head < a->fb_n)
+			a->fb_head++;
+		pthread_mutex_unlock(&p->mtx);
+	}
 	a->fio = IO_SLEEP;
-	nng_sleep_aio(wait > 0 ? (nng_duration)(wait / 1000000) : 0, a->faio);
+	nng_sleep_aio((nng_duration)(retry_ns / 1000000), a->faio);
 }
 
 /* Seals and sends the feedback at the head of the queue. */
@@ -1045,11 +1034,22 @@ fb_send(sim_agent *a)
 	size_t len = 0;
 	nng_msg *msg;
 	int authed, rv;
+	int64_t wait = 0;
 
 	pthread_mutex_lock(&p->mtx);
 	authed = a->authed;
-	snprintf(rid, sizeof(rid), "%s", a->fbq[a->fb_head].request_id);
+	if (a->fb_head >= a->fb_n)
+		wait = (int64_t)FB_IDLE_MS * 1000000;
+	else if ((wait = a->fbq[a->fb_head].due_ns - sim_now_ns()) > 0 &&
+	         wait > (int64_t)FB_IDLE_MS * 1000000)
+		wait = (int64_t)FB_IDLE_MS * 1000000;
+	else
+		snprintf(rid, sizeof(rid), "%s", a->fbq[a->fb_head].request_id);
 	pthread_mutex_unlock(&p->mtx);
+	if (wait > 0) { /* nothing due yet */
+		fb_next(a, 0, wait);
+		return;
+	}
 	if (!authed) { /* wait for the main loop's Welcome */
 		fb_next(a, 0, (int64_t)p->cfg.retry_ms * 1000000);
 		return;
@@ -1170,7 +1170,7 @@ fb_cb(void *arg)
 			nng_msg_free(nng_aio_get_msg(a->faio));
 			nng_aio_set_msg(a->faio, NULL);
 		}
-		return; /* sim_agent_down clears fb_busy */
+		return;
 	}
 	switch (io) {
 	case IO_SLEEP:
@@ -1197,6 +1197,10 @@ fb_cb(void *arg)
 			nng_msg *msg = nng_aio_get_msg(a->faio);
 
 			nng_aio_set_msg(a->faio, NULL);
+			if (msg == NULL) {
+				fb_next(a, 0, retry);
+				return;
+			}
 			fb_reply(a, msg);
 		}
 		return;
@@ -1249,9 +1253,7 @@ sim_agent_start(sim_agent *a)
 	a->state = ST_NEW;
 	pthread_mutex_lock(&p->mtx);
 	p->counts.started++;
-	kick = a->faio != NULL && !a->fb_busy && a->fb_head < a->fb_n;
-	if (kick)
-		a->fb_busy = 1;
+	kick = a->faio != NULL; /* the feedback loop runs while up */
 	pthread_mutex_unlock(&p->mtx);
 	if (kick)
 		fb_kick(a);
@@ -1287,7 +1289,6 @@ sim_agent_down(sim_agent *a)
 	lose_session(a);
 	set_polling(a, 0);
 	pthread_mutex_lock(&p->mtx);
-	a->fb_busy = 0;
 	a->st.downs++;
 	p->counts.started--;
 	pthread_cond_broadcast(&p->cv);
