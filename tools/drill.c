@@ -731,6 +731,29 @@ child_publish(struct child_stat *cs, sim_pool *pool, uint64_t up)
 	atomic_store(&cs->up, up);
 }
 
+/*
+ * The child's counters are published by a thread of their own, so that
+ * a driver loop slowed by taking agents down (nng_dialer_close can take
+ * a while on a busy machine) never looks like a drill that has settled.
+ */
+struct pub_arg {
+	struct child_stat *cs;
+	sim_pool *pool;
+};
+static atomic_uint_fast64_t g_child_up;
+
+static void *
+publisher(void *arg)
+{
+	struct pub_arg *pa = arg;
+
+	while (!atomic_load(&g_shm->stop)) {
+		child_publish(pa->cs, pa->pool, atomic_load(&g_child_up));
+		sleep_ms(50);
+	}
+	return NULL;
+}
+
 /* Is agent i of group g meant to be up at scenario time t (s)? */
 static int
 want_up(const drill_group *g, int64_t epoch, double t)
@@ -845,6 +868,16 @@ child_main(int ci, int lo, int hi)
 		a->key = NULL;
 	}
 	(void)pred_polling_all;
+	{
+		static struct pub_arg pa;
+		pthread_t pt;
+
+		pa.cs = cs;
+		pa.pool = pool;
+		if (pthread_create(&pt, NULL, publisher, &pa) != 0)
+			_exit(1);
+		pthread_detach(pt);
+	}
 	atomic_store(&cs->ready, 1);
 	for (;;) {
 		int64_t epoch = atomic_load(&g_shm->epoch_ns);
@@ -859,6 +892,8 @@ child_main(int ci, int lo, int hi)
 			const drill_group *g = &g_sc.groups[g_ag[lo + i].group];
 			int w = want_up(g, epoch, t);
 
+			if (atomic_load(&g_shm->stop))
+				break;
 			if (w && !up[i])
 				queued[i] = 1;
 			else if (!w && up[i]) {
@@ -883,7 +918,7 @@ child_main(int ci, int lo, int hi)
 				pending++;
 			}
 		}
-		child_publish(cs, pool, nup);
+		atomic_store(&g_child_up, nup);
 		sleep_ms(20);
 	}
 	sim_pool_stop(pool);
@@ -2433,7 +2468,8 @@ main(int argc, char **argv)
 		       (long long)um, failures);
 		printf("report: %s/summary.md\n", g_outdir);
 		rv = (lost || dup || gv || um || failures) ? 1 : 0;
-	}	if (!g_o.keep)
+	}
+	if (!g_o.keep)
 		nftw(g_work, rm_one, 32, FTW_DEPTH | FTW_PHYS);
 	json_decref(report);
 	cleanup(tl);
