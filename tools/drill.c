@@ -520,6 +520,32 @@ admin_do(Art17__AdminRequest *req, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Waits until the admin socket answers (a harmless incident list): a
+ * broker that has just said "ready:" may still drop the first
+ * connection while it starts up under load.
+ */
+static int
+admin_ready(void)
+{
+	char err[512] = "";
+
+	for (int i = 0; i < 100; i++) {
+		Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+		Art17__IncidentQuery q = ART17__INCIDENT_QUERY__INIT;
+
+		req.op_case = ART17__ADMIN_REQUEST__OP_INCIDENT_LIST;
+		req.incident_list = &q;
+		if (admin_do(&req, err, sizeof(err)) == 0)
+			return 0;
+		sleep_ms(200);
+		if (admin_open() != 0)
+			break;
+	}
+	msg("the broker's admin socket does not answer: %s", err);
+	return -1;
+}
+
 static int
 register_member(const struct agent_info *a, char *err, size_t errlen)
 {
@@ -1351,6 +1377,8 @@ run_steps(void)
 			rv = broker_start();
 			if (rv == 0)
 				rv = admin_open();
+			if (rv == 0)
+				rv = admin_ready();
 			snprintf(detail, sizeof(detail), "%s",
 			         rv == 0 ? "broker restarted on the same data"
 			                 : "broker did not restart");
@@ -2315,7 +2343,7 @@ main(int argc, char **argv)
 		g_ag[i].key = NULL;
 	}
 	g_steps_log = json_array();
-	if (broker_start() != 0 || admin_open() != 0) {
+	if (broker_start() != 0 || admin_open() != 0 || admin_ready() != 0) {
 		stop_children();
 		return 1;
 	}
@@ -2391,7 +2419,8 @@ main(int argc, char **argv)
 		progress_line(1);
 	}
 	t_scen = sim_now_ns();
-	if (g_broker <= 0 && (broker_start() != 0 || admin_open() != 0)) {
+	if (g_broker <= 0 &&
+	    (broker_start() != 0 || admin_open() != 0 || admin_ready() != 0)) {
 		msg("the broker is down at the end and does not restart");
 		goto fail;
 	}

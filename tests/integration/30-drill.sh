@@ -76,7 +76,7 @@ assert real == {"real-01"} and n_members == 101, sorted(allm)
 # the real art17-agent took part, and shows every copy marked EXERCISE
 ra = rep["real_agents"]
 assert len(ra) == 1 and ra[0]["member"] == "real-01" and ra[0]["listed"], ra
-assert ra[0]["copies_held"] >= 3 and ra[0]["copies_held"] == ra[0]["marked_exercise"], ra
+assert ra[0]["copies_held"] >= 2 and ra[0]["copies_held"] == ra[0]["marked_exercise"], ra
 z = rep["must_be_zero"]
 assert z == {"lost": 0, "duplicated": 0, "gate_violations": 0, "unmarked": 0, "violations": []} or \
     all(z[k] == 0 for k in ("lost", "duplicated", "gate_violations", "unmarked")), z
