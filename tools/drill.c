@@ -58,6 +58,12 @@
 #define MAX_PROCS       16
 #define PATH_LEN        1024
 #define CONNECT_BURST   32 /* TLS handshakes in flight, all processes */
+/*
+ * The broker's own replies on the local admin socket: an issue to 10,000
+ * members lists every copy and its gate reason, well over WIRE_MAX_MSG
+ * (nng drops a message over RECVMAXSZ silently, and the call would wait).
+ */
+#define ADMIN_MAX_REPLY (64 * 1024 * 1024)
 
 struct opts {
 	const char *scenario;
@@ -390,16 +396,22 @@ static nng_socket g_admin;
 static int g_admin_open;
 static a17_key *g_coord;
 
-static int
-admin_keyfn(void *arg, const uint8_t *kid, size_t len, const a17_key **k)
-{
-	(void)arg;
-	(void)kid;
-	(void)len;
-	*k = NULL;
-	return A17_EUNKNOWNKEY; /* replies are unsigned */
-}
+/* An admin reply as unpacked by admin_call. */
+typedef struct amsg {
+	Art17__Envelope *env;
+	Art17__Body *body;
+} amsg;
 
+static void
+amsg_fini(amsg *m)
+{
+	if (m->body != NULL)
+		art17__body__free_unpacked(m->body, NULL);
+	if (m->env != NULL)
+		art17__envelope__free_unpacked(m->env, NULL);
+	m->body = NULL;
+	m->env = NULL;
+}
 static int
 admin_open(void)
 {
@@ -425,7 +437,7 @@ admin_open(void)
 	nng_socket_set_ms(g_admin, NNG_OPT_RECVTIMEO, 900000);
 	nng_socket_set_ms(g_admin, NNG_OPT_REQ_RESENDTIME,
 	                  NNG_DURATION_INFINITE);
-	nng_socket_set_size(g_admin, NNG_OPT_RECVMAXSZ, WIRE_MAX_MSG);
+	nng_socket_set_size(g_admin, NNG_OPT_RECVMAXSZ, ADMIN_MAX_REPLY);
 	if ((rv = nng_dial(g_admin, url, NULL, 0)) != 0) {
 		msg("%s: %s", url, nng_strerror(rv));
 		return -1;
@@ -435,11 +447,11 @@ admin_open(void)
 
 /*
  * Sends a coordinator-signed AdminRequest, as art17ctl does. 0 with the
- * reply in *m (wire_msg_fini it) and *rep; or -1 with err filled (the
+ * reply in *m (amsg_fini it) and *rep; or -1 with err filled (the
  * broker's refusal, or what failed).
  */
 static int
-admin_call(Art17__AdminRequest *req, wire_msg *m, Art17__AdminReply **rep,
+admin_call(Art17__AdminRequest *req, amsg *m, Art17__AdminReply **rep,
            char *err, size_t errlen)
 {
 	Art17__Body body = ART17__BODY__INIT;
@@ -465,24 +477,33 @@ admin_call(Art17__AdminRequest *req, wire_msg *m, Art17__AdminReply **rep,
 	if (rv != 0) {
 		snprintf(err, errlen, "admin socket: %s", nng_strerror(rv));
 		return -1;
-	}
-	rv = wire_open(nng_msg_body(nm), nng_msg_len(nm), WIRE_MAX_MSG,
-	               admin_keyfn, NULL, WIRE_F_ALLOW_UNSIGNED, m);
+	} /*
+	   * The reply is unsigned (docs/protocol.md) and may exceed
+	   * WIRE_MAX_MSG, which wire_open enforces: unpack it here, NULL-
+	   * checking each step.
+	   */
+	memset(m, 0, sizeof(*m));
+	m->env =
+	    art17__envelope__unpack(NULL, nng_msg_len(nm), nng_msg_body(nm));
 	nng_msg_free(nm);
-	if (rv != 0) {
-		snprintf(err, errlen, "admin reply: %s", a17_strerror(rv));
+	if (m->env != NULL)
+		m->body = art17__body__unpack(NULL, m->env->body.len,
+		                              m->env->body.data);
+	if (m->env == NULL || m->body == NULL) {
+		amsg_fini(m);
+		snprintf(err, errlen, "admin reply: malformed");
 		return -1;
 	}
 	if (m->body->payload_case == ART17__BODY__PAYLOAD_ERROR) {
 		snprintf(err, errlen, "%s %s", m->body->error->msg_code,
 		         m->body->error->detail);
-		wire_msg_fini(m);
+		amsg_fini(m);
 		return -1;
 	}
 	if (m->body->payload_case != ART17__BODY__PAYLOAD_ADMIN_REPLY ||
 	    m->body->admin_reply == NULL) {
 		snprintf(err, errlen, "unexpected admin reply");
-		wire_msg_fini(m);
+		amsg_fini(m);
 		return -1;
 	}
 	if (m->body->admin_reply->code != ART17__ERR_CODE__ERR_UNSPECIFIED) {
@@ -500,7 +521,7 @@ admin_call(Art17__AdminRequest *req, wire_msg *m, Art17__AdminReply **rep,
 			         ir->n_excluded, ir->excluded[0]->member_id,
 			         ir->excluded[0]->reason);
 		}
-		wire_msg_fini(m);
+		amsg_fini(m);
 		return -1;
 	}
 	*rep = m->body->admin_reply;
@@ -512,11 +533,11 @@ static int
 admin_do(Art17__AdminRequest *req, char *err, size_t errlen)
 {
 	Art17__AdminReply *rep;
-	wire_msg m;
+	amsg m;
 
 	if (admin_call(req, &m, &rep, err, errlen) != 0)
 		return -1;
-	wire_msg_fini(&m);
+	amsg_fini(&m);
 	return 0;
 }
 
@@ -1098,7 +1119,7 @@ step_declare(const drill_step *s, char *err, size_t errlen)
 	Art17__AdminReply *rep;
 	struct incident *inc = &g_inc[g_n_inc];
 	char title[160];
-	wire_msg m;
+	amsg m;
 
 	snprintf(title, sizeof(title), "%s%s",
 	         s->real ? "" : "EXERCISE: ", s->title);
@@ -1119,7 +1140,7 @@ step_declare(const drill_step *s, char *err, size_t errlen)
 	else if (rep->info != NULL)
 		sscanf(rep->info, "%63s", inc->id);
 	inc->real = s->real;
-	wire_msg_fini(&m);
+	amsg_fini(&m);
 	if (inc->id[0] == '\0') {
 		snprintf(err, errlen, "no incident id in the reply");
 		return -1;
@@ -1221,7 +1242,7 @@ step_issue(const drill_step *s, char *err, size_t errlen)
 	struct request *r = &g_req[g_n_req++];
 	struct incident *inc = s->incident[0] ? find_inc(s->incident) : NULL;
 	char title[160], content[300];
-	wire_msg m;
+	amsg m;
 
 	memset(r, 0, sizeof(*r));
 	snprintf(r->label, sizeof(r->label), "%s", s->label);
@@ -1265,7 +1286,7 @@ step_issue(const drill_step *s, char *err, size_t errlen)
 		return -1;
 	}
 	if (rep->issued == NULL || rep->issued->request_id == NULL) {
-		wire_msg_fini(&m);
+		amsg_fini(&m);
 		snprintf(err, errlen, "no request id in the reply");
 		return -1;
 	}
@@ -1280,7 +1301,7 @@ step_issue(const drill_step *s, char *err, size_t errlen)
 		                                c->member_id, "reason",
 		                                c->reason ? c->reason : ""));
 	}
-	wire_msg_fini(&m);
+	amsg_fini(&m);
 	if (s->expect_refused) {
 		snprintf(err, errlen,
 		         "%s was issued to %zu members, but the scenario "
@@ -1621,7 +1642,7 @@ build_report(double wall_s, double connect_s, double register_s,
 		Art17__AdminRequest q = ART17__ADMIN_REQUEST__INIT;
 		Art17__StatusQuery sq = ART17__STATUS_QUERY__INIT;
 		Art17__AdminReply *rep;
-		wire_msg m, fm;
+		amsg m, fm;
 		json_int_t st[8] = {0}, delivered = 0, acked = 0, nfb = 0;
 		json_int_t a_recv = 0, a_ok = 0, a_fb = 0;
 		json_int_t re_copies = 0, re_dl = 0, re_ack = 0;
@@ -1671,7 +1692,7 @@ build_report(double wall_s, double connect_s, double register_s,
 						fbm[ai] = 1;
 					}
 				}
-				wire_msg_fini(&fm);
+				amsg_fini(&fm);
 			} else {
 				msg("feedback of %s: %s", r->id, err);
 			}
@@ -1847,7 +1868,7 @@ build_report(double wall_s, double connect_s, double register_s,
 		T[9] += a_fb;
 		T[10] += st[ART17__DELIVERY_STATE__DS_QUEUED];
 		T[11] += st[ART17__DELIVERY_STATE__DS_OVERDUE];
-		wire_msg_fini(&m);
+		amsg_fini(&m);
 		free(ldl);
 		free(lok);
 		free(lfb);
