@@ -1296,6 +1296,36 @@ reply_fini(Art17__AdminReply *r)
 	}
 }
 
+/*
+ * Admin replies are unsigned and go only to the local ipc socket. A reply
+ * listing 10,000 copies with their gate reasons (an issue, a status)
+ * exceeds WIRE_MAX_MSG, which wire_seal enforces for the network; rather
+ * than send nothing (the client would wait), pack it without that cap.
+ */
+static int
+pack_large_reply(const Art17__Body *body, uint8_t **out, size_t *outlen)
+{
+	Art17__Envelope env = ART17__ENVELOPE__INIT;
+	size_t blen = art17__body__get_packed_size(body), elen;
+	uint8_t *b, *e;
+
+	if ((b = malloc(blen ? blen : 1)) == NULL)
+		return A17_ENOMEM;
+	art17__body__pack(body, b);
+	env.body.data = b;
+	env.body.len = blen;
+	elen = art17__envelope__get_packed_size(&env);
+	if ((e = malloc(elen)) == NULL) {
+		free(b);
+		return A17_ENOMEM;
+	}
+	art17__envelope__pack(&env, e);
+	free(b);
+	*out = e;
+	*outlen = elen;
+	return 0;
+}
+
 static void
 serve_one(broker *b, nng_msg *msg)
 {
@@ -1441,7 +1471,10 @@ reply:
 	body.hdr = &hdr;
 	body.payload_case = ART17__BODY__PAYLOAD_ADMIN_REPLY;
 	body.admin_reply = &r;
-	if (wire_seal(&body, NULL, &out, &outlen) == 0) {
+	rv = wire_seal(&body, NULL, &out, &outlen);
+	if (rv == A17_ETOOBIG)
+		rv = pack_large_reply(&body, &out, &outlen);
+	if (rv == 0) {
 		if (nng_msg_alloc(&msg, 0) == 0) {
 			nng_msg_append(msg, out, outlen);
 			if (nng_sendmsg(b->admin_sock, msg, 0) != 0)

@@ -37,6 +37,12 @@ enum { IO_NONE = 0, IO_SEND, IO_RECV, IO_SLEEP };
 /* What to do when a sleep ends. */
 enum { ACT_HELLO = 1, ACT_POLL, ACT_RECEIPT };
 
+/* One feedback waiting to be sent (the real agent's outbox). */
+typedef struct sim_fb {
+	char request_id[64];
+	int64_t due_ns;
+} sim_fb;
+
 struct sim_agent {
 	sim_pool *pool;
 	char *member;
@@ -57,6 +63,14 @@ struct sim_agent {
 	size_t nonce_len;
 	uint8_t *pending; /* packed ReceiptBatch not yet confirmed */
 	size_t pending_len;
+	atomic_int down; /* sim_agent_down in progress or done */
+	/* the feedback context: driven by fb_cb only */
+	nng_ctx fctx;
+	nng_aio *faio;
+	int fio;
+	/* under the pool mutex */
+	sim_fb *fbq; /* FIFO, fbq[fb_head..fb_n) */
+	size_t fb_head, fb_n, fb_cap;
 	/* under the pool mutex */
 	int authed;  /* counted in counts.welcomed */
 	int polling; /* counted in counts.polling */
@@ -78,6 +92,7 @@ struct sim_pool {
 };
 
 static void agent_cb(void *arg);
+static void fb_cb(void *arg);
 
 int64_t
 sim_now_ns(void)
@@ -209,6 +224,16 @@ sim_agent_find_copy(sim_agent *a, const char *request_id, sim_copy_rec *out)
 	return rv;
 }
 
+void
+sim_agent_each_copy(sim_agent *a, void (*fn)(void *arg, const sim_copy_rec *r),
+                    void *arg)
+{
+	pthread_mutex_lock(&a->pool->mtx);
+	for (size_t i = 0; i < a->n_recs; i++)
+		fn(arg, &a->recs[i]);
+	pthread_mutex_unlock(&a->pool->mtx);
+}
+
 int
 sim_agent_add(sim_pool *p, const char *member_id, a17_key *id_key,
               const sim_behaviour *beh, sim_agent **ap)
@@ -238,6 +263,7 @@ sim_agent_add(sim_pool *p, const char *member_id, a17_key *id_key,
 	if (beh != NULL)
 		a->beh = *beh;
 	a->keepalive_ms = 30000;
+	atomic_init(&a->down, 0);
 	p->agents[p->n++] = a;
 	pthread_mutex_lock(&p->mtx);
 	p->counts.agents++;
@@ -680,6 +706,8 @@ on_deliver(sim_agent *a, const Art17__Deliver *d)
 			/* counted; acked again, as the real agent does
 			 * (the broker may have missed the first) */
 			rec->times++;
+			if (rec->seq != c->seq)
+				rec->other_seqs++;
 			a->st.duplicates++;
 			p->counts.duplicates++;
 		} else {
@@ -702,6 +730,8 @@ on_deliver(sim_agent *a, const Art17__Deliver *d)
 				rec->seq = c->seq;
 				rec->t_deliver_ns = now;
 				rec->times = 1;
+				rec->exercise = r->exercise ? 1 : 0;
+				rec->kind = (int)r->kind;
 			}
 		}
 		a->st.copies++;
@@ -757,6 +787,45 @@ on_deliver(sim_agent *a, const Art17__Deliver *d)
 	send_receipt(a);
 }
 
+/*
+ * Queues feedback on r (pool mutex held). The feedback loop on faio
+ * picks it up: only fb_cb (and sim_agent_start, on a fresh aio) ever
+ * submits on faio, so no other thread races its callback.
+ */
+static void
+fb_enqueue(sim_agent *a, const sim_copy_rec *r, int64_t now)
+{
+	sim_fb *f;
+
+	if (!a->beh.feedback ||
+	    (r->kind != ART17__ITEM_KIND__KIND_COOPERATION_REQUEST &&
+	     !a->beh.feedback_shares))
+		return;
+	if (a->fb_head > 0 && a->fb_head == a->fb_n)
+		a->fb_head = a->fb_n = 0;
+	if (a->fb_n == a->fb_cap) {
+		size_t nc = a->fb_cap ? a->fb_cap * 2 : 4;
+		sim_fb *nf = realloc(a->fbq, nc * sizeof(*nf));
+
+		if (nf == NULL)
+			return;
+		a->fbq = nf;
+		a->fb_cap = nc;
+	}
+	f = &a->fbq[a->fb_n++];
+	snprintf(f->request_id, sizeof(f->request_id), "%s", r->request_id);
+	f->due_ns = now + (int64_t)a->beh.feedback_delay_ms * 1000000;
+	return;
+}
+
+/* Starts the feedback loop on a fresh faio (sim_agent_start). */
+static void
+fb_kick(sim_agent *a)
+{
+	a->fio = IO_SLEEP;
+	nng_sleep_aio(0, a->faio);
+}
+
 static void
 on_receipt_ok(sim_agent *a, const Art17__ReceiptOk *ok)
 {
@@ -777,6 +846,7 @@ on_receipt_ok(sim_agent *a, const Art17__ReceiptOk *ok)
 				r->t_receipt_ok_ns = now;
 				a->st.receipts_ok++;
 				p->counts.receipts_ok++;
+				fb_enqueue(a, r, now);
 				if (nev < 64) {
 					ids[nev] = r->request_id;
 					seqs[nev++] = r->seq;
@@ -812,7 +882,24 @@ on_reply(sim_agent *a, nng_msg *msg)
 		return;
 	}
 	pc = (int)m.body->payload_case;
-	if (pc == ART17__BODY__PAYLOAD_ERROR) {
+	if (pc == ART17__BODY__PAYLOAD_ERROR && a->beh.impostor &&
+	    (a->state == ST_HELLO_REQ || a->state == ST_HELLO)) {
+		/* refused, as it must be: stand still from now on */
+		const Art17__Error *e = m.body->error;
+		char text[128];
+
+		snprintf(text, sizeof(text), "%s %s",
+		         e && e->msg_code ? e->msg_code : "",
+		         e && e->detail ? e->detail : "");
+		pthread_mutex_lock(&a->pool->mtx);
+		a->st.refused++;
+		a->pool->counts.refused++;
+		snprintf(a->st.last_error_text, sizeof(a->st.last_error_text),
+		         "%s", text);
+		pthread_cond_broadcast(&a->pool->cv);
+		pthread_mutex_unlock(&a->pool->mtx);
+		emit(a, SIM_EV_REFUSED, NULL, 0, e ? (int)e->code : 0, text);
+	} else if (pc == ART17__BODY__PAYLOAD_ERROR) {
 		if (m.signer == NULL) {
 			note_error(a, A17_EUNSIGNED, "%s",
 			           "unsigned error reply");
@@ -865,7 +952,7 @@ agent_cb(void *arg)
 	nng_msg *msg;
 
 	a->io = IO_NONE;
-	if (atomic_load(&a->pool->stopping)) {
+	if (atomic_load(&a->pool->stopping) || atomic_load(&a->down)) {
 		if ((io == IO_SEND && rv != 0) || (io == IO_RECV && rv == 0)) {
 			nng_msg_free(nng_aio_get_msg(a->aio));
 			nng_aio_set_msg(a->aio, NULL);
@@ -898,11 +985,224 @@ agent_cb(void *arg)
 		}
 		msg = nng_aio_get_msg(a->aio);
 		nng_aio_set_msg(a->aio, NULL);
+		if (msg == NULL) { /* never expected; do not trust it */
+			on_transport_error(a, NNG_EINTERNAL, "receive: %s");
+			return;
+		}
 		on_reply(a, msg);
 		return;
 	case IO_SLEEP:
 		/* 0 when the time ran out (NNG_ETIMEDOUT in older nng) */
 		do_action(a, a->next_act);
+		return;
+	default:
+		return;
+	}
+}
+
+/* ------------------------------------------------------------ feedback */
+
+#define FB_IDLE_MS 1000 /* how often an idle feedback loop looks again */
+
+/* Pops the head if asked, then sleeps retry_ns (0: just look again). */
+static void
+fb_next(sim_agent *a, int pop, int64_t retry_ns)
+{
+	sim_pool *p = a->pool;
+
+	if (pop) {
+		pthread_mutex_lock(&p->mtx);
+		if (a->fb_head < a->fb_n)
+			a->fb_head++;
+		pthread_mutex_unlock(&p->mtx);
+	}
+	a->fio = IO_SLEEP;
+	nng_sleep_aio((nng_duration)(retry_ns / 1000000), a->faio);
+}
+
+/* Seals and sends the feedback at the head of the queue. */
+static void
+fb_send(sim_agent *a)
+{
+	sim_pool *p = a->pool;
+	Art17__Body body = ART17__BODY__INIT;
+	Art17__Header hdr;
+	Art17__Feedback fb = ART17__FEEDBACK__INIT;
+	Art17__Indicator ind = ART17__INDICATOR__INIT, *inds[1] = {&ind};
+	char rid[64], ip[32];
+	uint8_t id[WIRE_MSGID_LEN], *buf = NULL;
+	size_t len = 0;
+	nng_msg *msg;
+	int authed, rv;
+	int64_t wait = 0;
+
+	pthread_mutex_lock(&p->mtx);
+	authed = a->authed;
+	if (a->fb_head >= a->fb_n)
+		wait = (int64_t)FB_IDLE_MS * 1000000;
+	else if ((wait = a->fbq[a->fb_head].due_ns - sim_now_ns()) > 0 &&
+	         wait > (int64_t)FB_IDLE_MS * 1000000)
+		wait = (int64_t)FB_IDLE_MS * 1000000;
+	else
+		snprintf(rid, sizeof(rid), "%s", a->fbq[a->fb_head].request_id);
+	pthread_mutex_unlock(&p->mtx);
+	if (wait > 0) { /* nothing due yet */
+		fb_next(a, 0, wait);
+		return;
+	}
+	if (!authed) { /* wait for the main loop's Welcome */
+		fb_next(a, 0, (int64_t)p->cfg.retry_ms * 1000000);
+		return;
+	}
+	/* the exercise marking travels in the header, as for the request */
+	wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_FEEDBACK, a->member, 1);
+	fb.request_id = rid;
+	fb.version = 1;
+	fb.status = (Art17__FeedbackStatus)a->beh.feedback_status;
+	if (fb.status == ART17__FEEDBACK_STATUS__FB_DECLINED)
+		fb.decline_reason = "EXERCISE: simulated member declines";
+	if (fb.status == ART17__FEEDBACK_STATUS__FB_AFFECTED) {
+		/* TEST-NET-1 (RFC 5737): never a real address */
+		snprintf(ip, sizeof(ip), "192.0.2.%u",
+		         (unsigned)(sim_now_ns() % 250) + 1);
+		ind.type = ART17__INDICATOR_TYPE__IND_IPV4;
+		ind.value = ip;
+		fb.n_indicators = 1;
+		fb.indicators = inds;
+		fb.count = 1;
+	}
+	fb.text = "EXERCISE: feedback from a simulated member (art17-drill)";
+	fb.contact = (char *)(a->beh.feedback_contact ? a->beh.feedback_contact
+	                                              : "staff-1");
+	fb.secrecy_wish = ART17__SECRET__SECRET_NO;
+	fb.sharing_wish = ART17__SCOPE__SCOPE_MEMBERS;
+	body.hdr = &hdr;
+	body.payload_case = ART17__BODY__PAYLOAD_FEEDBACK;
+	body.feedback = &fb;
+	if ((rv = wire_seal(&body, a->key, &buf, &len)) != 0 ||
+	    (rv = nng_msg_alloc(&msg, len)) != 0) {
+		free(buf);
+		note_error(a, A17_ENOMEM, "%s", "feedback: out of memory");
+		fb_next(a, 0, (int64_t)p->cfg.retry_ms * 1000000);
+		return;
+	}
+	memcpy(nng_msg_body(msg), buf, len);
+	free(buf);
+	a->fio = IO_SEND;
+	nng_aio_set_msg(a->faio, msg);
+	nng_aio_set_timeout(a->faio, (nng_duration)p->cfg.op_timeout_ms);
+	nng_ctx_send(a->fctx, a->faio);
+}
+
+/* The broker's answer to a feedback. */
+static void
+fb_reply(sim_agent *a, nng_msg *msg)
+{
+	sim_pool *p = a->pool;
+	int64_t retry = (int64_t)p->cfg.retry_ms * 1000000;
+	wire_msg m;
+	int rv;
+
+	rv = wire_open(nng_msg_body(msg), nng_msg_len(msg), WIRE_MAX_MSG,
+	               broker_keyfn, p, WIRE_F_ALLOW_UNSIGNED, &m);
+	nng_msg_free(msg);
+	if (rv != 0) {
+		note_error(a, rv, "feedback reply: %s", a17_strerror(rv));
+		fb_next(a, 0, retry);
+		return;
+	}
+	/* FeedbackOk is unsigned: the bound channel authenticates it */
+	if (m.body->payload_case == ART17__BODY__PAYLOAD_FEEDBACK_OK &&
+	    m.body->feedback_ok != NULL) {
+		const char *rid = m.body->feedback_ok->request_id;
+		sim_copy_rec *r;
+		int64_t now = sim_now_ns();
+		int first = 0;
+
+		pthread_mutex_lock(&p->mtx);
+		if (rid != NULL && (r = rec_find(a, rid)) != NULL &&
+		    r->t_feedback_ok_ns == 0) {
+			r->t_feedback_ok_ns = now;
+			r->fb_status = a->beh.feedback_status;
+			a->st.feedback_ok++;
+			p->counts.feedback_ok++;
+			first = 1;
+		}
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mtx);
+		if (first)
+			emit(a, SIM_EV_FEEDBACK_OK, rid, 0, 0, NULL);
+		wire_msg_fini(&m);
+		fb_next(a, 1, 0);
+		return;
+	}
+	if (m.body->payload_case == ART17__BODY__PAYLOAD_ERROR &&
+	    m.body->error != NULL) {
+		Art17__ErrCode c = m.body->error->code;
+
+		note_error(a, (int)c, "feedback refused: %s",
+		           m.body->error->detail);
+		wire_msg_fini(&m);
+		/* a lost session is retried; a refusal is final */
+		fb_next(a,
+		        c != ART17__ERR_CODE__ERR_NOT_AUTHENTICATED &&
+		            c != ART17__ERR_CODE__ERR_REPLAY &&
+		            c != ART17__ERR_CODE__ERR_INTERNAL,
+		        retry);
+		return;
+	}
+	wire_msg_fini(&m);
+	note_error(a, A17_EPROTO, "%s", "feedback: unexpected reply");
+	fb_next(a, 0, retry);
+}
+
+static void
+fb_cb(void *arg)
+{
+	sim_agent *a = arg;
+	int rv = nng_aio_result(a->faio);
+	int io = a->fio;
+	int64_t retry = (int64_t)a->pool->cfg.retry_ms * 1000000;
+
+	a->fio = IO_NONE;
+	if (atomic_load(&a->pool->stopping) || atomic_load(&a->down)) {
+		if ((io == IO_SEND && rv != 0) || (io == IO_RECV && rv == 0)) {
+			nng_msg_free(nng_aio_get_msg(a->faio));
+			nng_aio_set_msg(a->faio, NULL);
+		}
+		return;
+	}
+	switch (io) {
+	case IO_SLEEP:
+		fb_send(a);
+		return;
+	case IO_SEND:
+		if (rv != 0) {
+			nng_msg_free(nng_aio_get_msg(a->faio));
+			nng_aio_set_msg(a->faio, NULL);
+			fb_next(a, 0, retry);
+			return;
+		}
+		a->fio = IO_RECV;
+		nng_aio_set_timeout(a->faio,
+		                    (nng_duration)a->pool->cfg.op_timeout_ms);
+		nng_ctx_recv(a->fctx, a->faio);
+		return;
+	case IO_RECV:
+		if (rv != 0) {
+			fb_next(a, 0, retry);
+			return;
+		}
+		{
+			nng_msg *msg = nng_aio_get_msg(a->faio);
+
+			nng_aio_set_msg(a->faio, NULL);
+			if (msg == NULL) {
+				fb_next(a, 0, retry);
+				return;
+			}
+			fb_reply(a, msg);
+		}
 		return;
 	default:
 		return;
@@ -915,16 +1215,18 @@ int
 sim_agent_start(sim_agent *a)
 {
 	sim_pool *p = a->pool;
-	int rv;
+	int rv, kick;
 
 	if (a->started)
 		return 0;
-	if ((rv = nng_req0_open(&a->sock)) != 0)
-		return a17_err_nng(rv);
-	a->opened = 1;
-	nng_socket_set_size(a->sock, NNG_OPT_RECVMAXSZ, WIRE_MAX_MSG);
-	nng_socket_set_ms(a->sock, NNG_OPT_RECONNMINT, 100);
-	nng_socket_set_ms(a->sock, NNG_OPT_RECONNMAXT, 5000);
+	if (!a->opened) { /* the socket outlives sim_agent_down */
+		if ((rv = nng_req0_open(&a->sock)) != 0)
+			return a17_err_nng(rv);
+		a->opened = 1;
+		nng_socket_set_size(a->sock, NNG_OPT_RECVMAXSZ, WIRE_MAX_MSG);
+		nng_socket_set_ms(a->sock, NNG_OPT_RECONNMINT, 100);
+		nng_socket_set_ms(a->sock, NNG_OPT_RECONNMAXT, 5000);
+	}
 	if ((rv = nng_dialer_create(&a->dialer, a->sock, p->cfg.url)) != 0)
 		return a17_err_nng(rv);
 	if (p->cfg.tls != NULL &&
@@ -932,18 +1234,72 @@ sim_agent_start(sim_agent *a)
 	                             p->cfg.tls)) != 0)
 		return a17_err_nng(rv);
 	if ((rv = nng_ctx_open(&a->ctx, a->sock)) != 0 ||
-	    (rv = nng_aio_alloc(&a->aio, agent_cb, a)) != 0)
+	    (a->aio == NULL && (rv = nng_aio_alloc(&a->aio, agent_cb, a)) != 0))
 		return a17_err_nng(rv);
+	if (a->beh.feedback &&
+	    ((rv = nng_ctx_open(&a->fctx, a->sock)) != 0 ||
+	     (a->faio == NULL &&
+	      (rv = nng_aio_alloc(&a->faio, fb_cb, a)) != 0)))
+		return a17_err_nng(rv);
+	if (a->beh.feedback)
+		nng_ctx_set_ms(a->fctx, NNG_OPT_REQ_RESENDTIME,
+		               NNG_DURATION_INFINITE);
 	/* a held poll must not be resent while it is legitimately held */
 	nng_ctx_set_ms(a->ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	if ((rv = nng_dialer_start(a->dialer, NNG_FLAG_NONBLOCK)) != 0)
 		return a17_err_nng(rv);
 	a->started = 1;
+	atomic_store(&a->down, 0);
+	a->state = ST_NEW;
 	pthread_mutex_lock(&p->mtx);
 	p->counts.started++;
+	kick = a->faio != NULL; /* the feedback loop runs while up */
 	pthread_mutex_unlock(&p->mtx);
+	if (kick)
+		fb_kick(a);
 	send_hello_req(a);
 	return 0;
+}
+
+int
+sim_agent_down(sim_agent *a)
+{
+	sim_pool *p = a->pool;
+
+	if (!a->started)
+		return A17_EINVAL;
+	atomic_store(&a->down, 1);
+	/*
+	 * Closing the contexts fails their pending operations (callbacks
+	 * return at once); closing the dialer drops the connection. The
+	 * socket stays: nng 1.5.2's nng_close can hang for good on a REQ
+	 * socket that had contexts in use (seen here; issues #1543, #1813).
+	 * A stopped aio refuses further work: the next start makes new ones.
+	 */
+	nng_ctx_close(a->ctx);
+	if (a->beh.feedback)
+		nng_ctx_close(a->fctx);
+	nng_aio_free(a->aio);
+	a->aio = NULL;
+	nng_aio_free(a->faio);
+	a->faio = NULL;
+	nng_dialer_close(a->dialer);
+	a->started = 0;
+	a->io = a->fio = IO_NONE;
+	lose_session(a);
+	set_polling(a, 0);
+	pthread_mutex_lock(&p->mtx);
+	a->st.downs++;
+	p->counts.started--;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mtx);
+	return 0;
+}
+
+int
+sim_agent_is_up(sim_agent *a)
+{
+	return a->started && !atomic_load(&a->down);
 }
 
 static int
@@ -990,13 +1346,18 @@ sim_pool_destroy(sim_pool *p)
 		if (p->agents[i]->opened)
 			nng_close(p->agents[i]->sock);
 	/* and stopping waits for any callback still running (sleeps too) */
-	for (size_t i = 0; i < p->n; i++)
+	for (size_t i = 0; i < p->n; i++) {
 		if (p->agents[i]->aio != NULL)
 			nng_aio_stop(p->agents[i]->aio);
+		if (p->agents[i]->faio != NULL)
+			nng_aio_stop(p->agents[i]->faio);
+	}
 	for (size_t i = 0; i < p->n; i++) {
 		sim_agent *a = p->agents[i];
 
 		nng_aio_free(a->aio);
+		nng_aio_free(a->faio);
+		free(a->fbq);
 		crypto_key_free(a->key);
 		free(a->pending);
 		free(a->recs);

@@ -39,15 +39,33 @@ typedef struct sim_agent sim_agent;
  * is the well-behaved default. Drills add fields here (and honour them in
  * simagent.c); a field that is not implemented is not declared.
  *
- * Planned, not implemented yet: offline windows, flapping (drop and
- * redial the connection every N ms), crash/restart (forget everything
- * not confirmed), feedback after receipt, impostor (sign with a key that
- * is not the registered one).
+ * Going offline, flapping and crashing are driven from outside with
+ * sim_agent_down() and sim_agent_start() (see art17-drill): the pool
+ * itself has no timers for them.
  */
 typedef struct sim_behaviour {
 	/* Wait this long after a Deliver before sending its receipt (nng
 	 * sleep on the agent's own aio: no thread is blocked). */
 	uint32_t ack_delay_ms;
+	/*
+	 * Feedback: once a copy's receipt is confirmed, send feedback
+	 * version 1 on it after feedback_delay_ms, on a second context of
+	 * the same socket (so the held poll stays out). Cooperation
+	 * requests always; information shares only with feedback_shares.
+	 * feedback_status is an Art17__FeedbackStatus; contact a registered
+	 * staff id of the member (static storage).
+	 */
+	int feedback;
+	int feedback_shares;
+	uint32_t feedback_delay_ms;
+	int feedback_status;
+	const char *feedback_contact;
+	/*
+	 * The agent's key is not the one registered for the member: after
+	 * the broker's first refusal it stands still (counted as refused)
+	 * instead of retrying.
+	 */
+	int impostor;
 } sim_behaviour;
 
 /* Pool-wide settings, shared by every agent of the pool. */
@@ -78,6 +96,8 @@ typedef enum sim_event_kind {
 	SIM_EV_RECEIPT_OK,   /* a copy confirmed durable (request_id, seq) */
 	SIM_EV_ERROR,        /* something went wrong (code, text) */
 	SIM_EV_SESSION_LOST, /* the broker forgot us or went silent */
+	SIM_EV_FEEDBACK_OK,  /* feedback stored by the broker (request_id) */
+	SIM_EV_REFUSED,      /* an impostor was refused (code, text) */
 } sim_event_kind;
 
 typedef struct sim_event {
@@ -99,6 +119,12 @@ typedef struct sim_copy_rec {
 	int64_t t_deliver_ns;
 	int64_t t_receipt_ok_ns;
 	uint32_t times; /* how often it was delivered (1 unless duplicated) */
+	uint32_t other_seqs; /* deliveries of the same request under another
+	                        seq: a real duplicate, never allowed */
+	int exercise;        /* Request.exercise as signed by the broker */
+	int kind;            /* Request.kind (Art17__ItemKind) */
+	int64_t t_feedback_ok_ns; /* FeedbackOk received; 0 = not (yet) */
+	int fb_status;            /* the status sent, 0 = none */
 } sim_copy_rec;
 
 typedef struct sim_agent_stats {
@@ -116,6 +142,9 @@ typedef struct sim_agent_stats {
 	uint64_t reminders;   /* overdue reminders received */
 	uint64_t errors; /* refusals, bad messages, failures after Welcome */
 	uint64_t connect_retries; /* failures before the first Welcome */
+	uint64_t feedback_ok;     /* feedback versions confirmed stored */
+	uint64_t refused;         /* impostor: refused by the broker */
+	uint64_t downs;           /* times taken down (offline, crash, flap) */
 	int last_error;           /* as sim_event.code */
 	char last_error_text[128];
 } sim_agent_stats;
@@ -131,6 +160,8 @@ typedef struct sim_counts {
 	uint64_t duplicates;
 	uint64_t receipts_ok;
 	uint64_t errors;
+	uint64_t feedback_ok;
+	uint64_t refused;
 } sim_counts;
 
 /* Monotonic clock in nanoseconds. */
@@ -161,6 +192,20 @@ int sim_agent_start(sim_agent *a);
 int sim_pool_start(sim_pool *p, int timeout_ms);
 
 /*
+ * Takes a started agent down as if its process died or its link broke:
+ * closes its socket (the broker sees the connection go), waits for its
+ * callbacks, and keeps what a real agent keeps on disk (copies, cursor,
+ * the receipt and feedback not yet confirmed). sim_agent_start brings it
+ * back; it then says hello and sends what is pending first. Call it from
+ * an application thread, never from a hook or nng callback. 0, or
+ * A17_EINVAL when the agent is not started.
+ */
+int sim_agent_down(sim_agent *a);
+
+/* Non-zero while the agent is started (not down). */
+int sim_agent_is_up(sim_agent *a);
+
+/*
  * Makes every agent stand still: from now on callbacks do nothing (no
  * reply is answered, no reconnect says hello). Call it before stopping
  * the broker so that the agents do not react to it. Cheap, idempotent.
@@ -188,6 +233,14 @@ void sim_agent_get_stats(sim_agent *a, sim_agent_stats *st);
  */
 int sim_agent_find_copy(sim_agent *a, const char *request_id,
                         sim_copy_rec *out);
+
+/*
+ * Calls fn for every copy this agent holds, under the pool lock (fn must
+ * not call back into the pool).
+ */
+void sim_agent_each_copy(sim_agent *a,
+                         void (*fn)(void *arg, const sim_copy_rec *r),
+                         void *arg);
 
 /*
  * Stops every agent (no callback runs after it returns), closes the
