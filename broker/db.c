@@ -86,15 +86,17 @@ db_member_by_keyid(broker *b, const uint8_t *kid)
 	return r ? *r : NULL;
 }
 
-/* Adds m to the in-memory tables. Caller holds b->mtx (or is single). */
+/* Makes room for member number no (new slots NULL). Caller holds b->mtx
+ * (or is single). Every i < b->n_members must have a slot, because the
+ * sweeper and the delivery paths read b->members[i] for those. */
 static int
-index_member(broker *b, member *m)
+members_room(broker *b, uint32_t no)
 {
-	if (m->no >= b->cap_members) {
+	if (no >= b->cap_members) {
 		uint32_t ncap = b->cap_members ? b->cap_members * 2 : 256;
 		member **n;
 
-		while (ncap <= m->no)
+		while (ncap <= no)
 			ncap *= 2;
 		n = realloc(b->members, ncap * sizeof(*n));
 		if (n == NULL)
@@ -104,6 +106,17 @@ index_member(broker *b, member *m)
 		b->members = n;
 		b->cap_members = ncap;
 	}
+	return 0;
+}
+
+/* Adds m to the in-memory tables. Caller holds b->mtx (or is single). */
+static int
+index_member(broker *b, member *m)
+{
+	int rv;
+
+	if ((rv = members_room(b, m->no)) != 0)
+		return rv;
 	b->members[m->no] = m;
 	if (m->no + 1 > b->n_members)
 		b->n_members = m->no + 1;
@@ -344,10 +357,13 @@ db_member_add(broker *b, Art17__MemberRecord *rec, const char *by, char *err,
 		    rec->member_id,
 		    db_member_by_keyid(b, crypto_key_id(k))->id);
 		rv = A17_EEXIST;
-	} else {
-		rv = 0;
+	} else if ((rv = members_room(b, b->n_members)) == 0) {
+		/* reserve the number; its slot stays NULL until indexed */
 		rec->member_no = b->n_members;
-		b->n_members++; /* reserve the number */
+		b->n_members++;
+	} else {
+		snprintf(err, errlen, "member %s: out of memory",
+		         rec->member_id);
 	}
 	pthread_mutex_unlock(&b->mtx);
 	crypto_key_free(k);
