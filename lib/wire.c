@@ -77,8 +77,10 @@ wire_open(const uint8_t *buf, size_t len, size_t cap, wire_keyfn keyfn,
 	int rv = 0;
 
 	memset(m, 0, sizeof(*m));
-	if (cap == 0 || cap > WIRE_MAX_MSG)
+	if (cap == 0)
 		cap = WIRE_MAX_MSG;
+	if (cap > ((flags & WIRE_F_LOCAL) ? WIRE_MAX_LOCAL : WIRE_MAX_MSG))
+		cap = (flags & WIRE_F_LOCAL) ? WIRE_MAX_LOCAL : WIRE_MAX_MSG;
 	if (buf == NULL || len == 0)
 		return A17_EMALFORMED;
 	if (len > cap)

@@ -18,7 +18,10 @@
 #include "crypto.h"
 
 /* Application limit on any message, on top of NNG_OPT_RECVMAXSZ. */
-#define WIRE_MAX_MSG       (1024 * 1024)
+#define WIRE_MAX_MSG (1024 * 1024)
+/* Limit on a broker reply on the local admin socket only (WIRE_F_LOCAL):
+ * an issue to 10,000 members lists every copy with its gate reason. */
+#define WIRE_MAX_LOCAL     (64 * 1024 * 1024)
 #define WIRE_PROTO_VERSION 1
 #define WIRE_MSGID_LEN     16
 
@@ -41,6 +44,9 @@ enum {
 	 * authenticates.
 	 */
 	WIRE_F_DEFER_VERIFY = 2,
+	/* A reply read from the broker's local admin socket (ipc://, mode
+	 * 0600): cap may be up to WIRE_MAX_LOCAL instead of WIRE_MAX_MSG. */
+	WIRE_F_LOCAL = 4,
 };
 
 typedef struct wire_msg {

@@ -1159,7 +1159,7 @@ ctl_connect(struct ctl *c)
 	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO,
 	                            (nng_duration)c->timeout_s * 1000)) != 0 ||
 	    (rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ,
-	                              WIRE_MAX_MSG)) != 0) {
+	                              WIRE_MAX_LOCAL)) != 0) {
 		ctl_err("cannot set socket options: %s", nng_strerror(rv));
 		return CTL_EX_SETUP;
 	}
@@ -1236,8 +1236,10 @@ ctl_call(struct ctl *c, Art17__AdminRequest *req, wire_msg *m,
 			        c->url, nng_strerror(rv));
 		return CTL_EX_SETUP;
 	}
-	if ((rv = wire_open(in, inlen, WIRE_MAX_MSG, ctl_keyfn, NULL,
-	                    WIRE_F_ALLOW_UNSIGNED, m)) != 0) {
+	/* replies come only over the local ipc socket; a large issue's
+	 * reply lists every copy (broker/admin.c pack_large_reply) */
+	if ((rv = wire_open(in, inlen, WIRE_MAX_LOCAL, ctl_keyfn, NULL,
+	                    WIRE_F_ALLOW_UNSIGNED | WIRE_F_LOCAL, m)) != 0) {
 		ctl_err("bad reply from the broker: %s", a17_strerror(rv));
 		nng_free(in, inlen);
 		return CTL_EX_SETUP;

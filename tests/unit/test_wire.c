@@ -1215,11 +1215,68 @@ test_defer_verify(void **state)
 	free(buf);
 }
 
+/* A reply over WIRE_MAX_MSG opens only with WIRE_F_LOCAL (the admin
+ * socket), and then only up to WIRE_MAX_LOCAL. */
+static void
+test_local_cap(void **state)
+{
+	Art17__Body body = ART17__BODY__INIT;
+	Art17__Envelope env = ART17__ENVELOPE__INIT;
+	Art17__Error er = ART17__ERROR__INIT;
+	Art17__Header hdr;
+	uint8_t idbuf[WIRE_MSGID_LEN];
+	size_t dlen = 2 * WIRE_MAX_MSG, blen, elen;
+	char *detail;
+	uint8_t *b, *e;
+	wire_msg m;
+
+	(void)state;
+	detail = malloc(dlen + 1);
+	assert_non_null(detail);
+	memset(detail, 'x', dlen);
+	detail[dlen] = '\0';
+	er.detail = detail;
+	assert_int_equal(wire_header_init(&hdr, idbuf,
+	                                  ART17__MSG_KIND__MSG_ERROR, "broker",
+	                                  0),
+	                 0);
+	body.hdr = &hdr;
+	body.payload_case = ART17__BODY__PAYLOAD_ERROR;
+	body.error = &er;
+	blen = art17__body__get_packed_size(&body);
+	b = malloc(blen);
+	assert_non_null(b);
+	art17__body__pack(&body, b);
+	env.body.data = b;
+	env.body.len = blen;
+	elen = art17__envelope__get_packed_size(&env);
+	e = malloc(elen);
+	assert_non_null(e);
+	art17__envelope__pack(&env, e);
+
+	assert_int_equal(wire_open(e, elen, WIRE_MAX_LOCAL, NULL, NULL,
+	                           WIRE_F_ALLOW_UNSIGNED, &m),
+	                 A17_ETOOBIG);
+	assert_int_equal(wire_open(e, elen, WIRE_MAX_LOCAL, NULL, NULL,
+	                           WIRE_F_ALLOW_UNSIGNED | WIRE_F_LOCAL, &m),
+	                 0);
+	assert_int_equal(strlen(m.body->error->detail), dlen);
+	wire_msg_fini(&m);
+	/* the caller's cap still holds */
+	assert_int_equal(wire_open(e, elen, WIRE_MAX_MSG, NULL, NULL,
+	                           WIRE_F_ALLOW_UNSIGNED | WIRE_F_LOCAL, &m),
+	                 A17_ETOOBIG);
+	free(e);
+	free(b);
+	free(detail);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_defer_verify),
+	    cmocka_unit_test(test_local_cap),
 	    cmocka_unit_test(test_header_init),
 	    cmocka_unit_test(test_round_trip),
 	    cmocka_unit_test(test_public_only_key),
