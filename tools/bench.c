@@ -924,7 +924,7 @@ admin_open(struct admin *ad, const char *datadir, const char *pki)
 	/* never resend: a resent issue is refused as the same content */
 	nng_socket_set_ms(ad->sock, NNG_OPT_REQ_RESENDTIME,
 	                  NNG_DURATION_INFINITE);
-	nng_socket_set_size(ad->sock, NNG_OPT_RECVMAXSZ, WIRE_MAX_MSG);
+	nng_socket_set_size(ad->sock, NNG_OPT_RECVMAXSZ, WIRE_MAX_LOCAL);
 	if ((rv = nng_dial(ad->sock, url, NULL, 0)) != 0) {
 		msg("%s: %s", url, nng_strerror(rv));
 		return -1;
@@ -967,8 +967,10 @@ admin_call(struct admin *ad, Art17__AdminRequest *req, wire_msg *m,
 		msg("admin reply: %s", nng_strerror(rv));
 		return -1;
 	}
-	rv = wire_open(nng_msg_body(nm), nng_msg_len(nm), WIRE_MAX_MSG,
-	               admin_keyfn, NULL, WIRE_F_ALLOW_UNSIGNED, m);
+	/* an issue to 10,000 members has a reply over WIRE_MAX_MSG */
+	rv = wire_open(nng_msg_body(nm), nng_msg_len(nm), WIRE_MAX_LOCAL,
+	               admin_keyfn, NULL, WIRE_F_ALLOW_UNSIGNED | WIRE_F_LOCAL,
+	               m);
 	nng_msg_free(nm); /* the body was copied by wire_open if needed */
 	if (rv != 0) {
 		msg("admin reply: %s", a17_strerror(rv));
