@@ -8,7 +8,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build test demo bench clean install format
+.PHONY: all deps configure build test demo bench clean install format fuzz
 
 all: build
 
@@ -28,6 +28,14 @@ test: build
 demo: build
 	@bash tools/demo.sh $(BUILD)
 
+# libFuzzer under ASan/UBSan, built with clang into build-fuzz; runs the
+# long fuzz targets (A17_FUZZ_TIME seconds each, default 600).
+fuzz: deps
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DA17_SANITIZE=ON -DA17_FUZZ=ON
+	cmake --build build-fuzz -j$(JOBS) --target fuzz_envelope fuzz_message fuzz_record
+	cd build-fuzz && A17_LONG=1 ctest --output-on-failure -L fuzz-long $(CTEST_ARGS)
+
 bench:
 	$(MAKE) build BUILD=build-release BUILD_TYPE=Release
 	build-release/tools/art17-bench fanout -n 1000
@@ -39,4 +47,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-release build-ci
+	rm -rf $(BUILD) build-release build-ci build-fuzz
