@@ -59,7 +59,9 @@ fail() {
 free_port() {
 	local p i
 	for i in $(seq 1 100); do
-		p=$((20000 + RANDOM % 40000))
+		# below the ephemeral range (32768-60999): a port an outgoing
+		# connection holds looks free to the probe below but is not
+		p=$((20000 + RANDOM % 12000))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return 0
