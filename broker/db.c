@@ -138,12 +138,12 @@ static int
 derive_next_seq(store_txn *t, member *m)
 {
 	store_key p;
-	MDB_val k, v;
+	MDB_val k;
 	int rv;
 
 	store_key_init(&p);
 	store_key_u32(&p, m->no);
-	if ((rv = store_last(t, DB_DELIVERIES, p.buf, p.len, &k, &v)) == 0 &&
+	if ((rv = store_last_key(t, DB_DELIVERIES, p.buf, p.len, &k)) == 0 &&
 	    k.mv_size == 12) {
 		m->last_seq = store_get_u64((const uint8_t *)k.mv_data + 4);
 		m->next_seq = m->last_seq + 1;
@@ -191,7 +191,7 @@ db_load(broker *b)
 	rv = 0;
 	/* next request number: one past the last key */
 	b->next_request_no = 1;
-	if (store_last(&t, DB_REQUESTS, NULL, 0, &k, &v) == 0 && k.mv_size == 8)
+	if (store_last_key(&t, DB_REQUESTS, NULL, 0, &k) == 0 && k.mv_size == 8)
 		b->next_request_no =
 		    store_get_u64((const uint8_t *)k.mv_data) + 1;
 out:

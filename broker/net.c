@@ -1105,7 +1105,7 @@ apply_consult(store_txn *t, void *arg)
 	Art17__Consultation *c = h->wm.body->consult, saved = *c;
 	Art17__ConsultRecord r = ART17__CONSULT_RECORD__INIT;
 	store_key k;
-	MDB_val lk, lv;
+	MDB_val lk;
 	uint64_t no = 1;
 	uint8_t *buf;
 	size_t len;
@@ -1116,7 +1116,7 @@ apply_consult(store_txn *t, void *arg)
 		op->code = ART17__ERR_CODE__ERR_INVALID;
 		return 0;
 	}
-	rv = store_last(t, DB_CONSULT, NULL, 0, &lk, &lv);
+	rv = store_last_key(t, DB_CONSULT, NULL, 0, &lk);
 	if (rv == 0 && lk.mv_size == 8)
 		no = store_get_u64(lk.mv_data) + 1;
 	else if (rv != 0 && rv != A17_ENOTFOUND)
