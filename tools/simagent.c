@@ -964,6 +964,34 @@ sim_agent_start(sim_agent *a)
 	return 0;
 }
 
+int
+sim_agent_restart(sim_agent *a)
+{
+	sim_pool *p = a->pool;
+
+	if (!a->started)
+		return sim_agent_start(a);
+	/* no callback runs after this, and none is running */
+	nng_aio_stop(a->aio);
+	nng_msg_free(nng_aio_get_msg(a->aio));
+	nng_aio_set_msg(a->aio, NULL);
+	nng_ctx_close(a->ctx);
+	nng_close(a->sock);
+	nng_aio_free(a->aio);
+	a->aio = NULL;
+	a->io = IO_NONE;
+	lose_session(a);
+	set_polling(a, 0);
+	/* a->pending stays: it is resent after the next Welcome */
+	pthread_mutex_lock(&p->mtx);
+	a->st.restarts++;
+	p->counts.started--;
+	pthread_mutex_unlock(&p->mtx);
+	a->started = 0;
+	a->opened = 0;
+	return sim_agent_start(a);
+}
+
 static int
 pred_room(const sim_counts *c, void *arg)
 {
