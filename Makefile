@@ -8,7 +8,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build test demo bench clean install format fuzz
+.PHONY: all deps configure build test demo bench clean install format fuzz tsan
 
 all: build
 
@@ -36,6 +36,15 @@ fuzz: deps
 	cmake --build build-fuzz -j$(JOBS) --target fuzz_envelope fuzz_message fuzz_record
 	cd build-fuzz && A17_LONG=1 ctest --output-on-failure -L fuzz-long $(CTEST_ARGS)
 
+# ThreadSanitizer build (build-tsan); runs the integration tests, whose
+# daemons then report data races (TSAN_OPTIONS halt_on_error=1 makes a race
+# kill the daemon, so the test fails).
+tsan: deps
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DA17_TSAN=ON
+	cmake --build build-tsan -j$(JOBS)
+	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+		ctest --output-on-failure --timeout 900 -LE "unit|fuzz|bench" $(CTEST_ARGS)
+
 bench:
 	$(MAKE) build BUILD=build-release BUILD_TYPE=Release
 	build-release/tools/art17-bench fanout -n 1000
@@ -47,4 +56,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-release build-ci build-fuzz
+	rm -rf $(BUILD) build-release build-ci build-fuzz build-tsan
