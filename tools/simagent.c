@@ -975,8 +975,11 @@ sim_agent_restart(sim_agent *a)
 	nng_aio_stop(a->aio);
 	nng_msg_free(nng_aio_get_msg(a->aio));
 	nng_aio_set_msg(a->aio, NULL);
-	nng_ctx_close(a->ctx);
-	nng_close(a->sock);
+	/*
+	 * The old socket is abandoned, not closed: on a wedged agent
+	 * nng_close blocks for ever (seen with nng 1.5.2 after a broker
+	 * kill). A harness restarts a handful of agents at most.
+	 */
 	nng_aio_free(a->aio);
 	a->aio = NULL;
 	a->io = IO_NONE;
