@@ -87,14 +87,19 @@ db_member_by_keyid(broker *b, const uint8_t *kid)
 }
 
 /* Adds m to the in-memory tables. Caller holds b->mtx (or is single). */
+/*
+ * Makes b->members hold slot no (new slots NULL). Every reader loops up to
+ * b->n_members, so the array must cover a number as soon as it is
+ * reserved, not only once the member is indexed. Caller holds b->mtx.
+ */
 static int
-index_member(broker *b, member *m)
+members_grow(broker *b, uint32_t no)
 {
-	if (m->no >= b->cap_members) {
+	if (no >= b->cap_members) {
 		uint32_t ncap = b->cap_members ? b->cap_members * 2 : 256;
 		member **n;
 
-		while (ncap <= m->no)
+		while (ncap <= no)
 			ncap *= 2;
 		n = realloc(b->members, ncap * sizeof(*n));
 		if (n == NULL)
@@ -104,6 +109,14 @@ index_member(broker *b, member *m)
 		b->members = n;
 		b->cap_members = ncap;
 	}
+	return 0;
+}
+
+static int
+index_member(broker *b, member *m)
+{
+	if (members_grow(b, m->no) != 0)
+		return A17_ENOMEM;
 	b->members[m->no] = m;
 	if (m->no + 1 > b->n_members)
 		b->n_members = m->no + 1;
@@ -344,10 +357,9 @@ db_member_add(broker *b, Art17__MemberRecord *rec, const char *by, char *err,
 		    rec->member_id,
 		    db_member_by_keyid(b, crypto_key_id(k))->id);
 		rv = A17_EEXIST;
-	} else {
-		rv = 0;
+	} else if ((rv = members_grow(b, b->n_members)) == 0) {
 		rec->member_no = b->n_members;
-		b->n_members++; /* reserve the number */
+		b->n_members++; /* reserve the number; its slot stays NULL */
 	}
 	pthread_mutex_unlock(&b->mtx);
 	crypto_key_free(k);
