@@ -10,7 +10,7 @@ CTEST_ARGS ?=
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 
-.PHONY: all deps configure build test demo bench clean install format package
+.PHONY: all deps configure build test demo bench clean install format package fuzz tsan
 
 all: build
 
@@ -30,6 +30,23 @@ test: build
 
 demo: build
 	@bash tools/demo.sh $(BUILD)
+
+# libFuzzer under ASan/UBSan, built with clang into build-fuzz; runs the
+# long fuzz targets (A17_FUZZ_TIME seconds each, default 600).
+fuzz: deps
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DA17_SANITIZE=ON -DA17_FUZZ=ON
+	cmake --build build-fuzz -j$(JOBS) --target fuzz_envelope fuzz_message fuzz_record
+	cd build-fuzz && A17_LONG=1 ctest --output-on-failure -L fuzz-long $(CTEST_ARGS)
+
+# ThreadSanitizer build (build-tsan); runs the integration tests, whose
+# daemons then report data races (TSAN_OPTIONS halt_on_error=1 makes a race
+# kill the daemon, so the test fails).
+tsan: deps
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DA17_TSAN=ON
+	cmake --build build-tsan -j$(JOBS)
+	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+		ctest --output-on-failure --timeout 900 -LE "unit|fuzz|bench" $(CTEST_ARGS)
 
 # The fan-out benchmark, all four systems side by side (docs/benchmarks.md):
 # N = 1,000 with the restart figure, then N = 10,000 (agents and floor
@@ -53,4 +70,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-release build-ci build-deb
+	rm -rf $(BUILD) build-release build-ci build-deb build-fuzz build-tsan

@@ -182,6 +182,18 @@ audit_verify(store *s, uint64_t *count, uint64_t *bad, char *detail,
 		(*count)++;
 		expect++;
 	}
+	if (rv == A17_ECORRUPT) {
+		/* The store refused the entry: its bytes changed in the file.
+		 */
+		uint64_t key = k.mv_size == 8 ? store_get_u64(k.mv_data) : 0;
+
+		*bad = key ? key : expect;
+		snprintf(
+		    detail, dlen,
+		    "entry %llu was altered: it failed its stored checksum",
+		    (unsigned long long)*bad);
+		rv = 0;
+	}
 	store_iter_end(&it);
 	if (rv >= 0 && *bad == 0) {
 		store_key hk;

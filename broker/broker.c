@@ -323,7 +323,14 @@ main(int argc, char **argv)
 	}
 	if (drop_privileges(run_as) != 0)
 		return 1;
-	log_info("ready: %u members, data %s", b->n_members, b->cfg.datadir);
+	{
+		uint32_t n; /* the admin thread may be adding members */
+
+		pthread_mutex_lock(&b->mtx);
+		n = b->n_members;
+		pthread_mutex_unlock(&b->mtx);
+		log_info("ready: %u members, data %s", n, b->cfg.datadir);
+	}
 
 	for (;;) {
 		if (sigwait(&set, &sig) == 0)

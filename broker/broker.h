@@ -111,7 +111,7 @@ typedef struct broker {
 	uint64_t next_request_no;
 	nng_socket agent_sock;
 	nng_socket admin_sock;
-	volatile int stopping;
+	_Atomic int stopping; /* read by the sweeper and admin threads */
 	uint64_t n_connected;
 } broker;
 

@@ -86,11 +86,14 @@ db_member_by_keyid(broker *b, const uint8_t *kid)
 	return r ? *r : NULL;
 }
 
-/* Makes room for member number no (new slots NULL). Caller holds b->mtx
- * (or is single). Every i < b->n_members must have a slot, because the
- * sweeper and the delivery paths read b->members[i] for those. */
+/* Adds m to the in-memory tables. Caller holds b->mtx (or is single). */
+/*
+ * Makes b->members hold slot no (new slots NULL). Every reader loops up to
+ * b->n_members, so the array must cover a number as soon as it is
+ * reserved, not only once the member is indexed. Caller holds b->mtx.
+ */
 static int
-members_room(broker *b, uint32_t no)
+members_grow(broker *b, uint32_t no)
 {
 	if (no >= b->cap_members) {
 		uint32_t ncap = b->cap_members ? b->cap_members * 2 : 256;
@@ -109,14 +112,11 @@ members_room(broker *b, uint32_t no)
 	return 0;
 }
 
-/* Adds m to the in-memory tables. Caller holds b->mtx (or is single). */
 static int
 index_member(broker *b, member *m)
 {
-	int rv;
-
-	if ((rv = members_room(b, m->no)) != 0)
-		return rv;
+	if (members_grow(b, m->no) != 0)
+		return A17_ENOMEM;
 	b->members[m->no] = m;
 	if (m->no + 1 > b->n_members)
 		b->n_members = m->no + 1;
@@ -151,12 +151,12 @@ static int
 derive_next_seq(store_txn *t, member *m)
 {
 	store_key p;
-	MDB_val k, v;
+	MDB_val k;
 	int rv;
 
 	store_key_init(&p);
 	store_key_u32(&p, m->no);
-	if ((rv = store_last(t, DB_DELIVERIES, p.buf, p.len, &k, &v)) == 0 &&
+	if ((rv = store_last_key(t, DB_DELIVERIES, p.buf, p.len, &k)) == 0 &&
 	    k.mv_size == 12) {
 		m->last_seq = store_get_u64((const uint8_t *)k.mv_data + 4);
 		m->next_seq = m->last_seq + 1;
@@ -204,7 +204,7 @@ db_load(broker *b)
 	rv = 0;
 	/* next request number: one past the last key */
 	b->next_request_no = 1;
-	if (store_last(&t, DB_REQUESTS, NULL, 0, &k, &v) == 0 && k.mv_size == 8)
+	if (store_last_key(&t, DB_REQUESTS, NULL, 0, &k) == 0 && k.mv_size == 8)
 		b->next_request_no =
 		    store_get_u64((const uint8_t *)k.mv_data) + 1;
 out:
@@ -357,11 +357,11 @@ db_member_add(broker *b, Art17__MemberRecord *rec, const char *by, char *err,
 		    rec->member_id,
 		    db_member_by_keyid(b, crypto_key_id(k))->id);
 		rv = A17_EEXIST;
-	} else if ((rv = members_room(b, b->n_members)) == 0) {
-		/* reserve the number; its slot stays NULL until indexed */
+	} else if ((rv = members_grow(b, b->n_members)) == 0) {
 		rec->member_no = b->n_members;
-		b->n_members++;
+		b->n_members++; /* reserve the number; its slot stays NULL */
 	} else {
+		rv = A17_ENOMEM;
 		snprintf(err, errlen, "member %s: out of memory",
 		         rec->member_id);
 	}

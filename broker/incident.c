@@ -28,7 +28,7 @@ inc_apply_consent(store_txn *t, void *arg)
 	consent_op *op = arg;
 	Art17__ConsentRecord c = ART17__CONSENT_RECORD__INIT;
 	store_key p, k;
-	MDB_val lk, lv;
+	MDB_val lk;
 	uint8_t *buf;
 	size_t len;
 	uint64_t next = 1;
@@ -37,7 +37,7 @@ inc_apply_consent(store_txn *t, void *arg)
 	op->withdrawn = 0;
 	store_key_init(&p);
 	store_key_u32(&p, op->no);
-	rv = store_last(t, DB_CONSENT, p.buf, p.len, &lk, &lv);
+	rv = store_last_key(t, DB_CONSENT, p.buf, p.len, &lk);
 	if (rv == 0 && lk.mv_size == 12)
 		next = store_get_u64((const uint8_t *)lk.mv_data + 4) + 1;
 	else if (rv != 0 && rv != A17_ENOTFOUND)

@@ -87,13 +87,23 @@ typedef struct session {
 typedef struct seen {
 	uint32_t member_no;
 	uint8_t id[WIRE_MSGID_LEN];
-	int64_t t;
+	int64_t t;         /* arrival */
+	int64_t msg_time;  /* the sender's header time */
 	struct seen *next; /* FIFO by arrival, for expiry */
 } seen;
 
 static void *seen_tree;
 static seen *seen_head, *seen_tail;
 static size_t n_seen;
+/*
+ * The set is bounded: at SEEN_MAX entries (about 40 MiB) the oldest is
+ * evicted early, and seen_floor rises to its message time. A message whose
+ * time is not above the floor is then refused as stale, so an evicted id
+ * can never be replayed. Env A17_SEEN_MAX lowers the bound (tests).
+ */
+#define SEEN_MAX ((size_t)1 << 19)
+static size_t seen_max;
+static int64_t seen_floor;
 
 static hctx *all_ctx;
 static hctx *idle_ctx;
@@ -135,14 +145,24 @@ cmp_seen(const void *a, const void *b)
 }
 
 /*
- * Records (member, msg_id). Returns 1 when it was seen already: a replay.
+ * Records (member, msg_id). Returns 1 when it was seen already: a replay;
+ * 2 when msg_time is at or below the floor of evicted entries (stale).
  * Entries older than twice the time window are dropped; older messages
  * are refused as stale before they get here. Caller holds b->mtx.
  */
 static int
-seen_check(uint32_t member_no, const uint8_t *id, int64_t now)
+seen_check(uint32_t member_no, const uint8_t *id, int64_t msg_time, int64_t now)
 {
 	seen q, *e;
+
+	if (seen_max == 0) {
+		const char *env = getenv("A17_SEEN_MAX");
+
+		seen_max =
+		    env != NULL && atol(env) > 0 ? (size_t)atol(env) : SEEN_MAX;
+	}
+	if (msg_time <= seen_floor)
+		return 2;
 
 	while (seen_head != NULL && seen_head->t < now - 2 * TIME_WINDOW_MS) {
 		e = seen_head;
@@ -157,10 +177,30 @@ seen_check(uint32_t member_no, const uint8_t *id, int64_t now)
 	memcpy(q.id, id, WIRE_MSGID_LEN);
 	if (tfind(&q, &seen_tree, cmp_seen) != NULL)
 		return 1;
+	if (n_seen >= seen_max && seen_head != NULL) {
+		e = seen_head;
+		if (e->msg_time > seen_floor) {
+			if (seen_floor == 0)
+				log_warnx("replay guard full (%zu ids): "
+				          "evicting early, refusing older "
+				          "messages as stale",
+				          n_seen);
+			seen_floor = e->msg_time;
+		}
+		seen_head = e->next;
+		if (seen_head == NULL)
+			seen_tail = NULL;
+		tdelete(e, &seen_tree, cmp_seen);
+		free(e);
+		n_seen--;
+		if (msg_time <= seen_floor)
+			return 2;
+	}
 	if ((e = malloc(sizeof(*e))) == NULL)
 		return 0; /* cannot remember: let it through, still signed */
 	*e = q;
 	e->t = now;
+	e->msg_time = msg_time;
 	e->next = NULL;
 	if (tsearch(e, &seen_tree, cmp_seen) == NULL) {
 		free(e);
@@ -1105,7 +1145,7 @@ apply_consult(store_txn *t, void *arg)
 	Art17__Consultation *c = h->wm.body->consult, saved = *c;
 	Art17__ConsultRecord r = ART17__CONSULT_RECORD__INIT;
 	store_key k;
-	MDB_val lk, lv;
+	MDB_val lk;
 	uint64_t no = 1;
 	uint8_t *buf;
 	size_t len;
@@ -1116,7 +1156,7 @@ apply_consult(store_txn *t, void *arg)
 		op->code = ART17__ERR_CODE__ERR_INVALID;
 		return 0;
 	}
-	rv = store_last(t, DB_CONSULT, NULL, 0, &lk, &lv);
+	rv = store_last_key(t, DB_CONSULT, NULL, 0, &lk);
 	if (rv == 0 && lk.mv_size == 8)
 		no = store_get_u64(lk.mv_data) + 1;
 	else if (rv != 0 && rv != A17_ENOTFOUND)
@@ -1348,8 +1388,16 @@ handle(hctx *h, nng_msg *msg)
 		goto out;
 	}
 	pthread_mutex_lock(&b->mtx);
-	rv = seen_check(m->no, bd->hdr->msg_id.data, now);
+	rv = seen_check(m->no, bd->hdr->msg_id.data, bd->hdr->time_ms, now);
 	pthread_mutex_unlock(&b->mtx);
+	if (rv == 2) {
+		log_reject("A17-W0108",
+		           "%s: message older than the replay guard's floor",
+		           m->id);
+		send_error(h, ART17__ERR_CODE__ERR_STALE, "A17-W0108",
+		           "message time outside the accepted window");
+		goto out;
+	}
 	if (rv) {
 		log_reject("A17-W0109", "%s: message id seen before (replay)",
 		           m->id);
@@ -2031,4 +2079,5 @@ net_stop(broker *b)
 	}
 	seen_tail = NULL;
 	n_seen = 0;
+	seen_floor = 0;
 }

@@ -8,6 +8,14 @@
  * s->grow_lock for read from begin to commit/abort; growth takes it for
  * write. A thread must therefore not wait for the writer (store_writer_run)
  * while it holds a transaction open.
+ *
+ * Record checksums: every value is stored with a 4-byte trailer, the
+ * CRC-32C of key || value (big-endian). Every read path (get, iteration,
+ * last) checks it and strips it, so callers never see the trailer; a record
+ * that fails is refused with A17_ECORRUPT and logged (A17-E0401), never
+ * returned. Covering the key as well catches a record that moved to
+ * another key. CRC-32C detects every error of up to 3 bits in records of
+ * this size; it is not a MAC: deliberate edits are the audit chain's job.
  */
 #include <errno.h>
 #include <limits.h>
@@ -27,12 +35,14 @@
 #define STORE_DEF_MAP_MAX ((size_t)64 << 30)
 #define STORE_DEF_DBS     32
 #define STORE_MAX_READERS 510
+#define STORE_SUM_LEN     4 /* CRC-32C trailer on every value */
 /* A key whose builder overflowed its buffer: refused at use. */
 #define STORE_KEY_BAD (sizeof(((store_key *)0)->buf) + 1)
 
 struct store {
 	MDB_env *env;
 	MDB_dbi *dbi;
+	char **names; /* database names, for messages */
 	int ndb;
 	size_t map_max;
 	pthread_rwlock_t grow_lock;
@@ -113,6 +123,81 @@ store_get_u64(const uint8_t *p)
 	return ((uint64_t)store_get_u32(p) << 32 | store_get_u32(p + 4));
 }
 
+/* ------------------------------------------------------ record checksum */
+
+static uint32_t crc_tab[256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void
+crc_init(void)
+{
+	uint32_t c, i, j;
+
+	for (i = 0; i < 256; i++) {
+		c = i;
+		for (j = 0; j < 8; j++)
+			c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+		crc_tab[i] = c;
+	}
+}
+
+static uint32_t
+crc32c(uint32_t crc, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n-- > 0)
+		crc = crc_tab[(crc ^ *b++) & 0xff] ^ (crc >> 8);
+	return (crc);
+}
+
+static uint32_t
+rec_sum(const void *k, size_t klen, const void *v, size_t vlen)
+{
+	uint32_t c;
+
+	pthread_once(&crc_once, crc_init);
+	c = crc32c(0xffffffffu, k, klen);
+	c = crc32c(c, v, vlen);
+	return (c ^ 0xffffffffu);
+}
+
+int
+store_rec_verify(const void *key, size_t klen, MDB_val *v)
+{
+	const uint8_t *p = v->mv_data;
+	size_t n = v->mv_size;
+
+	if (n < STORE_SUM_LEN || (klen > 0 && key == NULL) ||
+	    (n > 0 && p == NULL))
+		return (A17_ECORRUPT);
+	n -= STORE_SUM_LEN;
+	if (store_get_u32(p + n) != rec_sum(key, klen, p, n))
+		return (A17_ECORRUPT);
+	v->mv_size = n;
+	return (0);
+}
+
+/* Checks a record read from db; on failure logs it and sets the sticky
+ * error, so that nothing in this transaction uses it. */
+static int
+rec_check(store_txn *t, int db, const MDB_val *k, MDB_val *v)
+{
+	char hex[2 * 16 + 1];
+	size_t i, n = k->mv_size < 16 ? k->mv_size : 16;
+
+	if (store_rec_verify(k->mv_data, k->mv_size, v) == 0)
+		return (0);
+	for (i = 0; i < n; i++)
+		snprintf(hex + 2 * i, 3, "%02x",
+		         ((const uint8_t *)k->mv_data)[i]);
+	hex[2 * n] = '\0';
+	log_warnx("A17-E0401 store: record in %s (key %s%s) failed its "
+	          "checksum: refused",
+	          t->s->names[db], hex, k->mv_size > 16 ? "..." : "");
+	return (t->rv = A17_ECORRUPT);
+}
+
 /* ---------------------------------------------------------- environment */
 
 /* The larger of the configured size and the existing data file's size. */
@@ -170,6 +255,16 @@ store_open(const char *path, const char *const *dbnames, int ndb,
 		return (a17_err_errno(rc));
 	}
 	s->ndb = ndb;
+	if ((s->names = calloc(ndb > 0 ? (size_t)ndb : 1, sizeof(char *))) ==
+	    NULL) {
+		rv = A17_ENOMEM;
+		goto fail;
+	}
+	for (i = 0; i < ndb; i++)
+		if ((s->names[i] = strdup(dbnames[i])) == NULL) {
+			rv = A17_ENOMEM;
+			goto fail;
+		}
 	map = initial_map_size(path, o.map_size);
 	s->map_max = o.map_max > map ? o.map_max : map;
 
@@ -217,11 +312,16 @@ fail:
 void
 store_close(store *s)
 {
+	int i;
+
 	if (s == NULL)
 		return;
 	if (s->env != NULL)
 		mdb_env_close(s->env);
 	pthread_rwlock_destroy(&s->grow_lock);
+	for (i = 0; s->names != NULL && i < s->ndb; i++)
+		free(s->names[i]);
+	free(s->names);
 	free(s->dbi);
 	free(s);
 }
@@ -400,13 +500,32 @@ int
 store_put_raw(store_txn *t, int db, const void *key, size_t klen, const void *v,
               size_t vlen, unsigned flags)
 {
-	MDB_val k = {klen, (void *)key}, d = {vlen, (void *)v};
+	MDB_val k = {klen, (void *)key}, d;
+	uint8_t small[1024], *buf = small;
+	uint32_t sum;
 	int rc, rv;
 
 	if ((rv = txn_check(t, db)) != 0)
 		return (rv);
+	if (vlen > SIZE_MAX - STORE_SUM_LEN || (vlen > 0 && v == NULL))
+		return (t->rv = A17_EINVAL);
+	/* A copy, not MDB_RESERVE: v may point into a page this put moves. */
+	if (vlen + STORE_SUM_LEN > sizeof(small) &&
+	    (buf = malloc(vlen + STORE_SUM_LEN)) == NULL)
+		return (t->rv = A17_ENOMEM);
+	if (vlen > 0)
+		memcpy(buf, v, vlen);
+	sum = rec_sum(key, klen, buf, vlen);
+	buf[vlen] = (uint8_t)(sum >> 24);
+	buf[vlen + 1] = (uint8_t)(sum >> 16);
+	buf[vlen + 2] = (uint8_t)(sum >> 8);
+	buf[vlen + 3] = (uint8_t)sum;
+	d.mv_size = vlen + STORE_SUM_LEN;
+	d.mv_data = buf;
 	if ((rc = mdb_put(t->txn, t->s->dbi[db], &k, &d, flags)) != 0)
 		t->rv = a17_err_mdb(rc);
+	if (buf != small)
+		free(buf);
 	return (t->rv);
 }
 
@@ -430,8 +549,8 @@ store_get_raw(store_txn *t, int db, const void *key, size_t klen, MDB_val *v)
 	if (rc == MDB_NOTFOUND)
 		return (A17_ENOTFOUND);
 	if (rc != 0)
-		t->rv = a17_err_mdb(rc);
-	return (t->rv);
+		return (t->rv = a17_err_mdb(rc));
+	return (rec_check(t, db, &k, v));
 }
 
 int
@@ -495,6 +614,7 @@ store_iter_from(store_txn *t, int db, const void *prefix, size_t plen,
 	if (plen > sizeof(it->prefix.buf) || (plen > 0 && prefix == NULL) ||
 	    (flen > 0 && from == NULL))
 		return (t->rv = A17_EINVAL);
+	it->db = db;
 	store_key_init(&it->prefix);
 	store_key_bytes(&it->prefix, prefix, plen);
 	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[db], &it->cur)) != 0) {
@@ -557,7 +677,8 @@ store_iter_next(store_iter *it, MDB_val *k, MDB_val *v)
 		it->started = -1;
 		return (0);
 	}
-	return (1);
+	/* On a failed checksum k still names the record. */
+	return (rec_check(it->t, it->db, k, v) == 0 ? 1 : it->t->rv);
 }
 
 void
@@ -893,9 +1014,9 @@ store_writer_get_stats(store_writer *w, store_writer_stats *st)
 	pthread_mutex_unlock(&w->mtx);
 }
 
-int
-store_last(store_txn *t, int db, const void *prefix, size_t plen, MDB_val *k,
-           MDB_val *v)
+static int
+last_entry(store_txn *t, int db, const void *prefix, size_t plen, MDB_val *k,
+           MDB_val *v, int check)
 {
 	uint8_t succ[sizeof(((store_key *)0)->buf)];
 	MDB_cursor *cur;
@@ -934,5 +1055,21 @@ store_last(store_txn *t, int db, const void *prefix, size_t plen, MDB_val *k,
 	if (plen > 0 &&
 	    (k->mv_size < plen || memcmp(k->mv_data, prefix, plen) != 0))
 		return (A17_ENOTFOUND);
-	return (0);
+	return (check ? rec_check(t, db, k, v) : 0);
+}
+
+int
+store_last(store_txn *t, int db, const void *prefix, size_t plen, MDB_val *k,
+           MDB_val *v)
+{
+	return (last_entry(t, db, prefix, plen, k, v, 1));
+}
+
+int
+store_last_key(store_txn *t, int db, const void *prefix, size_t plen,
+               MDB_val *k)
+{
+	MDB_val v;
+
+	return (last_entry(t, db, prefix, plen, k, &v, 0));
 }

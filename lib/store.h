@@ -7,6 +7,9 @@
  * - A transaction carries a sticky error (as in Knot DNS): after the first
  *   failure every call is a no-op and the caller checks once, at commit.
  * - All LMDB codes go through a17_err_mdb().
+ * - Every value carries a CRC-32C of key and value. Reads check it and
+ *   strip it; a record that fails is refused (A17_ECORRUPT, which sets the
+ *   sticky error, logged as A17-E0401) and never returned as valid.
  * - Writes from daemons go through the single writer (store_writer_*),
  *   which batches operations and commits them together (group commit), so
  *   that many acks share one fsync. On MDB_MAP_FULL the writer grows the
@@ -76,7 +79,7 @@ int store_put(store_txn *t, int db, const store_key *k, const void *v,
               size_t vlen);
 int store_put_raw(store_txn *t, int db, const void *key, size_t klen,
                   const void *v, size_t vlen, unsigned flags);
-/* A17_ENOTFOUND does not set the sticky error. */
+/* A17_ENOTFOUND does not set the sticky error; A17_ECORRUPT does. */
 int store_get(store_txn *t, int db, const store_key *k, MDB_val *v);
 int store_get_raw(store_txn *t, int db, const void *key, size_t klen,
                   MDB_val *v);
@@ -86,12 +89,21 @@ int store_del(store_txn *t, int db, const store_key *k);
 int store_count(store_txn *t, int db, size_t *n);
 
 /*
+ * Checks the checksum trailer of a raw LMDB value stored under key and,
+ * when it holds, strips it from v. Returns 0 or A17_ECORRUPT. The read
+ * functions above and below do this already; this is for tools and tests.
+ */
+int store_rec_verify(const void *key, size_t klen, MDB_val *v);
+
+/*
  * Iteration over keys that start with prefix (len 0: all), in key order.
- * store_iter_next returns 1 with k/v set, 0 at the end, <0 on error.
+ * store_iter_next returns 1 with k/v set, 0 at the end, <0 on error. On
+ * A17_ECORRUPT, k still names the record that failed its checksum.
  */
 typedef struct store_iter {
 	store_txn *t;
 	MDB_cursor *cur;
+	int db;
 	store_key prefix;
 	int started;
 } store_iter;
@@ -110,6 +122,13 @@ void store_iter_end(store_iter *it);
  */
 int store_last(store_txn *t, int db, const void *prefix, size_t plen,
                MDB_val *k, MDB_val *v);
+/*
+ * The key of that last entry, without its value, so without checking the
+ * value's checksum: for sequence counters, which must keep counting past a
+ * record that is refused rather than reuse its key.
+ */
+int store_last_key(store_txn *t, int db, const void *prefix, size_t plen,
+                   MDB_val *k);
 
 /* ------------------------------------------------------ group commit */
 

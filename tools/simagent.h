@@ -145,6 +145,7 @@ typedef struct sim_agent_stats {
 	uint64_t feedback_ok;     /* feedback versions confirmed stored */
 	uint64_t refused;         /* impostor: refused by the broker */
 	uint64_t downs;           /* times taken down (offline, crash, flap) */
+	uint64_t restarts;        /* sim_agent_restart calls */
 	int last_error;           /* as sim_event.code */
 	char last_error_text[128];
 } sim_agent_stats;
@@ -183,6 +184,13 @@ int sim_agent_add(sim_pool *p, const char *member_id, a17_key *id_key,
 
 /* Opens the socket, starts dialling and says hello. */
 int sim_agent_start(sim_agent *a);
+
+/*
+ * Throws away the agent's socket and starts it again (new socket, new
+ * session); what it received so far is kept. For harnesses that find an
+ * agent wedged (see docs/reliability.md); counted in st.restarts.
+ */
+int sim_agent_restart(sim_agent *a);
 
 /*
  * Starts every agent not started yet, honouring cfg.max_connecting (it

@@ -772,6 +772,153 @@ test_writer_map_max(void **state)
 	store_close(s);
 }
 
+/* Flips bit `bit` of every copy of marker in path/data.mdb; returns how
+ * many copies it changed. */
+static int
+flip_in_file(const char *path, const char *marker, int bit)
+{
+	char fn[PATH_MAX];
+	size_t n, ml = strlen(marker), i;
+	uint8_t *buf;
+	FILE *f;
+	int hits = 0;
+
+	snprintf(fn, sizeof(fn), "%s/data.mdb", path);
+	assert_non_null(f = fopen(fn, "r+b"));
+	fseek(f, 0, SEEK_END);
+	n = (size_t)ftell(f);
+	assert_non_null(buf = malloc(n));
+	fseek(f, 0, SEEK_SET);
+	assert_int_equal(fread(buf, 1, n, f), n);
+	for (i = 0; i + ml <= n; i++) {
+		if (memcmp(buf + i, marker, ml) != 0)
+			continue;
+		buf[i + ml / 2] ^= (uint8_t)(1u << bit);
+		fseek(f, (long)(i + ml / 2), SEEK_SET);
+		fputc(buf[i + ml / 2], f);
+		hits++;
+	}
+	fclose(f);
+	free(buf);
+	return (hits);
+}
+
+/*
+ * A bit flipped in the LMDB file, in a value or in a key: the record is
+ * refused with A17_ECORRUPT by get, by iteration (which still names the
+ * key) and by store_last; the sticky error stops the transaction; the
+ * records around it are still served.
+ */
+static void
+test_checksum_bitflip(void **state)
+{
+	char path[PATH_MAX];
+	store_txn t;
+	store_key k;
+	store_iter it;
+	MDB_val kv, v;
+	store *s;
+	int bit, rv, n;
+
+	(void)state;
+	for (bit = 0; bit < 8; bit++) {
+		s = open_env(0, 0, path);
+		assert_int_equal(store_txn_begin(s, &t, 0), 0);
+		store_key_init(&k);
+		store_key_str(&k, "before");
+		store_put(&t, DB_A, &k, "fine-1", 6);
+		store_key_init(&k);
+		store_key_str(&k, "victim");
+		store_put(&t, DB_A, &k, "value-CANARY-value", 18);
+		store_key_init(&k);
+		store_key_str(&k, "zz-after");
+		store_put(&t, DB_A, &k, "fine-2", 6);
+		store_key_init(&k);
+		store_key_str(&k, "keyCANARYkey");
+		store_put(&t, DB_B, &k, "v", 1);
+		assert_int_equal(store_txn_commit(&t), 0);
+		store_close(s);
+
+		assert_true(flip_in_file(path, "value-CANARY-value", bit) >= 1);
+		assert_true(flip_in_file(path, "keyCANARYkey", bit) >= 1);
+		{
+			store_opts o = {.nosync = 1};
+			assert_int_equal(store_open(path, dbnames, NDB, &o, &s),
+			                 0);
+		}
+
+		/* get: refused, sticky */
+		assert_int_equal(store_txn_begin(s, &t, 1), 0);
+		store_key_init(&k);
+		store_key_str(&k, "victim");
+		memset(&v, 0, sizeof(v));
+		assert_int_equal(store_get(&t, DB_A, &k, &v), A17_ECORRUPT);
+		store_key_init(&k);
+		store_key_str(&k, "before");
+		assert_int_equal(store_get(&t, DB_A, &k, &v), A17_ECORRUPT);
+		store_txn_abort(&t);
+
+		/* the neighbours are served, without the trailer */
+		assert_int_equal(store_txn_begin(s, &t, 1), 0);
+		assert_int_equal(store_get(&t, DB_A, &k, &v), 0);
+		assert_int_equal(v.mv_size, 6);
+		assert_memory_equal(v.mv_data, "fine-1", 6);
+		store_txn_abort(&t);
+
+		/* iteration stops at the victim and names it */
+		assert_int_equal(store_txn_begin(s, &t, 1), 0);
+		assert_int_equal(store_iter_begin(&t, DB_A, NULL, 0, &it), 0);
+		n = 0;
+		while ((rv = store_iter_next(&it, &kv, &v)) == 1)
+			n++;
+		assert_int_equal(rv, A17_ECORRUPT);
+		assert_int_equal(n, 1);
+		assert_int_equal(kv.mv_size, 7);
+		assert_memory_equal(kv.mv_data, "victim", 7);
+		store_iter_end(&it);
+		store_txn_abort(&t);
+
+		/* a flipped key: its record no longer matches its checksum */
+		assert_int_equal(store_txn_begin(s, &t, 1), 0);
+		assert_int_equal(store_last(&t, DB_B, NULL, 0, &kv, &v),
+		                 A17_ECORRUPT);
+		store_txn_abort(&t);
+		store_close(s);
+	}
+}
+
+/* store_rec_verify on raw values: short, wrong, right. */
+static void
+test_checksum_raw(void **state)
+{
+	char path[PATH_MAX];
+	store_txn t;
+	store_key k;
+	MDB_val v;
+	uint8_t raw[64];
+	store *s;
+
+	(void)state;
+	s = open_env(0, 0, path);
+	assert_int_equal(store_txn_begin(s, &t, 0), 0);
+	store_key_init(&k);
+	store_key_u64(&k, 42);
+	store_put(&t, DB_A, &k, "", 0); /* empty values carry a trailer too */
+	assert_int_equal(store_txn_commit(&t), 0);
+	assert_int_equal(store_txn_begin(s, &t, 1), 0);
+	assert_int_equal(store_get(&t, DB_A, &k, &v), 0);
+	assert_int_equal(v.mv_size, 0);
+	store_txn_abort(&t);
+	store_close(s);
+
+	memset(raw, 0, sizeof(raw));
+	v.mv_data = raw;
+	v.mv_size = 3;
+	assert_int_equal(store_rec_verify(k.buf, k.len, &v), A17_ECORRUPT);
+	v.mv_size = 4;
+	assert_int_equal(store_rec_verify(k.buf, k.len, &v), A17_ECORRUPT);
+}
+
 int
 main(void)
 {
@@ -788,6 +935,8 @@ main(void)
 	    cmocka_unit_test(test_writer_run_and_stop),
 	    cmocka_unit_test(test_writer_map_growth),
 	    cmocka_unit_test(test_writer_map_max),
+	    cmocka_unit_test(test_checksum_bitflip),
+	    cmocka_unit_test(test_checksum_raw),
 	};
 
 	return (cmocka_run_group_tests(tests, group_setup, group_teardown));
