@@ -57,6 +57,7 @@
 #include "err.h"
 #include "simagent.h"
 #include "wire.h"
+#include "harness.h"
 
 #define PAYLOAD_LEN      1024
 #define ROUND_TIMEOUT_MS 60000
@@ -119,15 +120,6 @@ ns_to_ms(int64_t ns)
 }
 
 static void
-sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static void
 raise_nofile(void)
 {
 	struct rlimit rl;
@@ -173,44 +165,7 @@ rm_rf(const char *path)
 }
 
 /* A free TCP port on 127.0.0.1 (the kernel picks; tiny race accepted). */
-static int
-free_port(void)
-{
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
-	int fd, port = -1;
-
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
-		return -1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
 /* Waits for pid up to timeout_ms; 0 and *status, or -1 on timeout. */
-static int
-wait_pid(pid_t pid, int timeout_ms, int *status)
-{
-	int64_t end = sim_now_ns() + (int64_t)timeout_ms * 1000000;
-
-	for (;;) {
-		pid_t r = waitpid(pid, status, WNOHANG);
-
-		if (r == pid)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			return -1;
-		if (sim_now_ns() > end)
-			return -1;
-		sleep_ms(10);
-	}
-}
-
 /* Starts argv with stdout+stderr appended to logpath. */
 static pid_t
 spawn(char *const argv[], const char *logpath, int die_with_parent)
@@ -244,7 +199,7 @@ run(char *const argv[], const char *logpath)
 
 	if (pid < 0)
 		return -1;
-	if (wait_pid(pid, 30000, &status) != 0) {
+	if (harness_wait_pid(pid, 30000, &status) != 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 		msg("%s: timed out", argv[0]);
@@ -302,56 +257,12 @@ file_contains(const char *path, const char *needle)
 }
 
 /* CPU time (user+system) of pid in ms, from /proc; -1 if unknown. */
-static double
-proc_cpu_ms(pid_t pid)
-{
-	char path[64], buf[2048], *p;
-	unsigned long long ut, st;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	if ((p = strrchr(buf, ')')) == NULL)
-		return -1;
-	/* after ") ": state(3) ppid ... utime(14) stime(15) */
-	if (sscanf(p + 2,
-	           "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-	           &st) != 2)
-		return -1;
-	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* A "Name: N kB" field of /proc/pid/status in KiB, 0 if unknown. */
-static double
-proc_status_kib(pid_t pid, const char *field)
-{
-	char path[64], line[256];
-	size_t fl = strlen(field);
-	double v = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return 0;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, field, fl) == 0) {
-			v = strtod(line + fl, NULL);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
 /* Peak resident set (VmHWM) of pid in KiB, 0 if unknown. */
 static double
 peak_rss_kib(pid_t pid)
 {
-	return proc_status_kib(pid, "VmHWM:");
+	return harness_proc_status_kib(pid, "VmHWM:");
 }
 
 static double
@@ -1158,7 +1069,7 @@ wait_broker_ready(const char *log, pid_t pid, int timeout_ms)
 			msg("the broker exited during start-up");
 			return -1;
 		}
-		sleep_ms(20);
+		harness_sleep_ms(20);
 	}
 	msg("the broker was not ready after %d s", timeout_ms / 1000);
 	return -1;
@@ -1172,7 +1083,7 @@ stop_broker(void)
 	if (g_broker <= 0)
 		return;
 	kill(g_broker, SIGTERM);
-	if (wait_pid(g_broker, 20000, &status) != 0) {
+	if (harness_wait_pid(g_broker, 20000, &status) != 0) {
 		msg("the broker did not stop within 20 s: killing it");
 		kill(g_broker, SIGKILL);
 		waitpid(g_broker, &status, 0);
@@ -1252,7 +1163,7 @@ real_agent_rss(struct admin *ad, const char *broker_bin, const char *pki,
 	}
 	if ((pid = spawn(argv, logpath, 1)) < 0)
 		goto out;
-	sleep_ms(2000); /* connect, hello, first poll */
+	harness_sleep_ms(2000); /* connect, hello, first poll */
 	if (admin_issue(ad, 1000000, reqid, sizeof(reqid), &incl) != 0 ||
 	    incl != n + 1)
 		goto out;
@@ -1262,7 +1173,7 @@ real_agent_rss(struct admin *ad, const char *broker_bin, const char *pki,
 		Art17__AdminReply *rep;
 		wire_msg m;
 
-		sleep_ms(100);
+		harness_sleep_ms(100);
 		q.request_id = reqid;
 		req.op_case = ART17__ADMIN_REQUEST__OP_REQUEST_STATUS;
 		req.request_status = &q;
@@ -1282,12 +1193,12 @@ real_agent_rss(struct admin *ad, const char *broker_bin, const char *pki,
 		goto out;
 	}
 	rss = peak_rss_kib(pid);
-	*anon = proc_status_kib(pid, "RssAnon:");
-	*file = proc_status_kib(pid, "RssFile:");
+	*anon = harness_proc_status_kib(pid, "RssAnon:");
+	*file = harness_proc_status_kib(pid, "RssFile:");
 out:
 	if (pid > 0) {
 		kill(pid, SIGTERM);
-		if (wait_pid(pid, 10000, NULL) != 0) {
+		if (harness_wait_pid(pid, 10000, NULL) != 0) {
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
 		}
@@ -1319,7 +1230,7 @@ run_art17(const struct opts *o, const char *broker_bin, const char *pki,
 	memset(&ad, 0, sizeof(ad));
 	snprintf(datadir, sizeof(datadir), "%s/data", g_tmp);
 	snprintf(logpath, sizeof(logpath), "%s/broker.log", g_tmp);
-	if ((port = free_port()) < 0) {
+	if ((port = harness_free_port()) < 0) {
 		msg("no free port");
 		return -1;
 	}
@@ -1413,9 +1324,9 @@ run_art17(const struct opts *o, const char *broker_bin, const char *pki,
 		keys[i] = NULL; /* the pool owns it now */
 	}
 	t = sim_now_ns();
-	cpu_b = proc_cpu_ms(g_broker);
+	cpu_b = harness_proc_cpu_ms(g_broker);
 	cpu_s = self_cpu_ms();
-	res->anon_before_kib = proc_status_kib(g_broker, "RssAnon:");
+	res->anon_before_kib = harness_proc_status_kib(g_broker, "RssAnon:");
 	if ((rv = sim_pool_start(pool, ROUND_TIMEOUT_MS)) != 0) {
 		msg("starting the agents: %s", a17_strerror(rv));
 		goto out;
@@ -1437,9 +1348,9 @@ run_art17(const struct opts *o, const char *broker_bin, const char *pki,
 		        c.welcomed, n, c.polling);
 	}
 	res->connect_s = ns_to_ms(sim_now_ns() - t) / 1000.0;
-	sleep_ms(500); /* let the handshakes' transient buffers go */
-	res->anon_connected_kib = proc_status_kib(g_broker, "RssAnon:");
-	res->connect_broker_cpu_ms = proc_cpu_ms(g_broker) - cpu_b;
+	harness_sleep_ms(500); /* let the handshakes' transient buffers go */
+	res->anon_connected_kib = harness_proc_status_kib(g_broker, "RssAnon:");
+	res->connect_broker_cpu_ms = harness_proc_cpu_ms(g_broker) - cpu_b;
 	res->connect_bench_cpu_ms = self_cpu_ms() - cpu_s;
 	{
 		/* set-up (the connect storm) may see retries and errors;
@@ -1476,8 +1387,8 @@ run_art17(const struct opts *o, const char *broker_bin, const char *pki,
 			report_agents(pool, NULL);
 			goto out;
 		}
-		sleep_ms(o->settle_ms);
-		bcpu0 = proc_cpu_ms(g_broker);
+		harness_sleep_ms(o->settle_ms);
+		bcpu0 = harness_proc_cpu_ms(g_broker);
 		scpu0 = self_cpu_ms();
 
 		t0 = sim_now_ns();
@@ -1500,7 +1411,8 @@ run_art17(const struct opts *o, const char *broker_bin, const char *pki,
 			goto out;
 		}
 		if (r > 0) {
-			res->broker_cpu_ms += proc_cpu_ms(g_broker) - bcpu0;
+			res->broker_cpu_ms +=
+			    harness_proc_cpu_ms(g_broker) - bcpu0;
 			res->bench_cpu_ms += self_cpu_ms() - scpu0;
 		}
 		sim_pool_counts(pool, &c);
@@ -1810,7 +1722,7 @@ run_phase(struct phase_arg *pa, int which)
 		fflush(stderr);
 		_exit(s->ok ? 0 : 1);
 	}
-	if (wait_pid(pid, timeout_ms, &status) != 0) {
+	if (harness_wait_pid(pid, timeout_ms, &status) != 0) {
 		msg("%s: not done after %d s: killing it", s->name,
 		    timeout_ms / 1000);
 		kill(pid, SIGKILL);
@@ -1870,7 +1782,7 @@ run_restart(const struct opts *o, const char *broker_bin, const char *pki,
 	rr->ok = 0;
 	snprintf(datadir, sizeof(datadir), "%s/restart", g_tmp);
 	snprintf(logpath, sizeof(logpath), "%s/restart-broker.log", g_tmp);
-	if ((port = free_port()) < 0)
+	if ((port = harness_free_port()) < 0)
 		return -1;
 	snprintf(listen, sizeof(listen), "tls+tcp://127.0.0.1:%d", port);
 	if ((g_broker = spawn(argv, logpath, 1)) < 0 ||
@@ -1929,7 +1841,7 @@ run_restart(const struct opts *o, const char *broker_bin, const char *pki,
 			msg("restart: not ready after 60 s");
 			goto out;
 		}
-		sleep_ms(1);
+		harness_sleep_ms(1);
 	}
 	{
 		struct admin ad2;

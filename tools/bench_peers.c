@@ -43,6 +43,7 @@
 #include <netinet/in.h>
 
 #include "bench_peers.h"
+#include "harness.h"
 
 #ifdef A17_BENCH_MQTT
 #include <mosquitto.h>
@@ -182,46 +183,6 @@ stop_server(pid_t pid)
 }
 
 /* Peak resident set (VmHWM) of pid in KiB, -1 if unknown. */
-static double
-peak_rss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	double v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "VmHWM: %lf", &v) == 1)
-			break;
-	fclose(f);
-	return v;
-}
-
-static double
-cpu_ms(pid_t pid)
-{
-	char path[64], buf[2048], *p;
-	unsigned long long ut, st;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	if ((p = strrchr(buf, ')')) == NULL)
-		return -1;
-	if (sscanf(p + 2,
-	           "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-	           &st) != 2)
-		return -1;
-	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
-}
-
 static const char *
 find_exe(const char *name)
 {
@@ -639,7 +600,7 @@ peer_mqtt_run(const struct peer_cfg *cfg, struct peer_out *o)
 		fail(o, "mosquitto: out of memory");
 		goto out;
 	}
-	cpu0 = cpu_ms(pid);
+	cpu0 = harness_proc_cpu_ms(pid);
 	for (int r = 0; r <= cfg->rounds; r++) {
 		struct mq_cli *is = &q.cli[q.nloc];
 		int64_t t0;
@@ -648,7 +609,7 @@ peer_mqtt_run(const struct peer_cfg *cfg, struct peer_out *o)
 		q.round = (uint32_t)r + 1;
 		q.acks = 0;
 		if (r == 1)
-			cpu0 = cpu_ms(pid);
+			cpu0 = harness_proc_cpu_ms(pid);
 		fill_payload(payload, cfg->payload, q.round);
 		t0 = now_ns();
 		if (mosquitto_publish(is->m, NULL, "bench/req", cfg->payload,
@@ -676,11 +637,11 @@ peer_mqtt_run(const struct peer_cfg *cfg, struct peer_out *o)
 		fail(o, "mosquitto: %d duplicate acks", q.dups);
 		goto out;
 	}
-	o->server_cpu_ms = (cpu_ms(pid) - cpu0) / cfg->rounds;
+	o->server_cpu_ms = (harness_proc_cpu_ms(pid) - cpu0) / cfg->rounds;
 	rc = 0;
 out:
 	if (pid > 0) {
-		o->server_rss_kib = peak_rss_kib(pid);
+		o->server_rss_kib = harness_proc_status_kib(pid, "VmHWM:");
 		stop_server(pid);
 	}
 	/*
@@ -1005,7 +966,7 @@ peer_nats_run(const struct peer_cfg *cfg, struct peer_out *o)
 		atomic_store(&s.acks, 0);
 		atomic_store(&s.round, (unsigned)r + 1);
 		if (r == 1)
-			cpu0 = cpu_ms(pid);
+			cpu0 = harness_proc_cpu_ms(pid);
 		fill_payload(payload, cfg->payload, (uint32_t)r + 1);
 		t0 = now_ns();
 		st = js_Publish(&pa, ijs, "req.all", payload, cfg->payload,
@@ -1043,11 +1004,11 @@ peer_nats_run(const struct peer_cfg *cfg, struct peer_out *o)
 		     atomic_load(&s.dups), atomic_load(&s.errors));
 		goto out;
 	}
-	o->server_cpu_ms = (cpu_ms(pid) - cpu0) / cfg->rounds;
+	o->server_cpu_ms = (harness_proc_cpu_ms(pid) - cpu0) / cfg->rounds;
 	rc = 0;
 out:
 	if (pid > 0) {
-		o->server_rss_kib = peak_rss_kib(pid);
+		o->server_rss_kib = harness_proc_status_kib(pid, "VmHWM:");
 		stop_server(pid);
 	}
 	/* connections are left to the process exit (the server is gone) */

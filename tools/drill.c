@@ -50,6 +50,7 @@
 #include "err.h"
 #include "simagent.h"
 #include "wire.h"
+#include "harness.h"
 
 #define DRILL_VERSION   "art17-drill 0.1.0"
 #define COORD_NAME      "drill"
@@ -178,15 +179,6 @@ msg(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 static double
 t_rel_s(void)
 {
@@ -216,43 +208,6 @@ rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 	(void)ftw;
 	remove(path);
 	return 0;
-}
-
-static int
-free_port(void)
-{
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
-	int fd, port = -1;
-
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
-		return -1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
-static int
-wait_pid(pid_t pid, int timeout_ms, int *status)
-{
-	int64_t end = sim_now_ns() + (int64_t)timeout_ms * 1000000;
-
-	for (;;) {
-		pid_t r = waitpid(pid, status, WNOHANG);
-
-		if (r == pid)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			return -1;
-		if (sim_now_ns() > end)
-			return -1;
-		sleep_ms(10);
-	}
 }
 
 static pid_t
@@ -287,7 +242,7 @@ run(char *const argv[])
 	snprintf(log, sizeof(log), "%s/pki.log", g_work);
 	if ((pid = spawn(argv, log)) < 0)
 		return -1;
-	if (wait_pid(pid, 60000, &status) != 0) {
+	if (harness_wait_pid(pid, 60000, &status) != 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 		return -1;
@@ -368,7 +323,7 @@ broker_start(void)
 			    g_blog);
 			return -1;
 		}
-		sleep_ms(20);
+		harness_sleep_ms(20);
 	}
 	msg("the broker was not ready after 60 s (see %s)", g_blog);
 	return -1;
@@ -382,7 +337,7 @@ broker_stop(int sig)
 	if (g_broker <= 0)
 		return;
 	kill(g_broker, sig);
-	if (wait_pid(g_broker, 20000, &status) != 0) {
+	if (harness_wait_pid(g_broker, 20000, &status) != 0) {
 		msg("the broker did not stop within 20 s: killing it");
 		kill(g_broker, SIGKILL);
 		waitpid(g_broker, &status, 0);
@@ -559,7 +514,7 @@ admin_ready(void)
 		req.incident_list = &q;
 		if (admin_do(&req, err, sizeof(err)) == 0)
 			return 0;
-		sleep_ms(200);
+		harness_sleep_ms(200);
 		if (admin_open() != 0)
 			break;
 	}
@@ -687,7 +642,7 @@ real_start(int i)
 	while (sim_now_ns() < end) {
 		if (count_in_file(log, needle) > 0)
 			return 0;
-		sleep_ms(100);
+		harness_sleep_ms(100);
 	}
 	msg("real agent %s did not connect (see %s)", id, log);
 	return -1;
@@ -702,7 +657,7 @@ real_stop(void)
 		if (g_real_pid[i] <= 0)
 			continue;
 		kill(g_real_pid[i], SIGTERM);
-		if (wait_pid(g_real_pid[i], 15000, &status) != 0) {
+		if (harness_wait_pid(g_real_pid[i], 15000, &status) != 0) {
 			kill(g_real_pid[i], SIGKILL);
 			waitpid(g_real_pid[i], &status, 0);
 		}
@@ -796,7 +751,7 @@ publisher(void *arg)
 
 	while (!atomic_load(&g_shm->stop)) {
 		child_publish(pa->cs, pa->pool, atomic_load(&g_child_up));
-		sleep_ms(50);
+		harness_sleep_ms(50);
 	}
 	return NULL;
 }
@@ -866,7 +821,7 @@ child_main(int ci, int lo, int hi)
 	while (!atomic_load(&g_shm->go) && !atomic_load(&g_shm->stop)) {
 		if (sim_now_ns() > end || getppid() == 1)
 			_exit(1);
-		sleep_ms(20);
+		harness_sleep_ms(20);
 	}
 	if (atomic_load(&g_shm->stop))
 		_exit(0);
@@ -966,7 +921,7 @@ child_main(int ci, int lo, int hi)
 			}
 		}
 		atomic_store(&g_child_up, nup);
-		sleep_ms(20);
+		harness_sleep_ms(20);
 	}
 	sim_pool_stop(pool);
 	{
@@ -1083,7 +1038,7 @@ progress_thread(void *arg)
 		if (isatty(2) || tick % 20 == 0)
 			progress_line(0);
 		tick++;
-		sleep_ms(250);
+		harness_sleep_ms(250);
 	}
 	return NULL;
 }
@@ -1323,7 +1278,7 @@ step_wait(const drill_step *s)
 
 	sum_children(&last);
 	while (sim_now_ns() < end) {
-		sleep_ms(100);
+		harness_sleep_ms(100);
 		if (!s->until_settled)
 			continue;
 		sum_children(&t);
@@ -2141,7 +2096,7 @@ stop_children(void)
 
 		if (g_child[i] <= 0)
 			continue;
-		if (wait_pid(g_child[i], 120000, &status) != 0) {
+		if (harness_wait_pid(g_child[i], 120000, &status) != 0) {
 			msg("simulator process %d did not stop: killing it", i);
 			kill(g_child[i], SIGKILL);
 			waitpid(g_child[i], &status, 0);
@@ -2296,7 +2251,7 @@ main(int argc, char **argv)
 	snprintf(g_data, sizeof(g_data), "%s/data", g_work);
 	snprintf(g_blog, sizeof(g_blog), "%s/broker.log", g_work);
 	{
-		int port = free_port();
+		int port = harness_free_port();
 
 		snprintf(g_listen, sizeof(g_listen), "tls+tcp://127.0.0.1:%d",
 		         port);
@@ -2424,7 +2379,7 @@ main(int argc, char **argv)
 				    (unsigned long long)want);
 				last_msg = sim_now_ns();
 			}
-			sleep_ms(100);
+			harness_sleep_ms(100);
 		}
 	}
 	t_conn = sim_now_ns();

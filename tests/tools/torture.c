@@ -59,6 +59,7 @@
 #include "simagent.h"
 #include "store.h"
 #include "wire.h"
+#include "harness.h"
 
 #define COORD       "torture"
 #define AGENT_CERT  "torture"
@@ -89,15 +90,6 @@ msg(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-}
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
 }
 
 static int
@@ -211,7 +203,7 @@ broker_start(const char *crashpoint)
 			g_broker = -1;
 			return -1;
 		}
-		sleep_ms(10);
+		harness_sleep_ms(10);
 	}
 	msg("broker not ready after 30 s (see %s)", log);
 	return -1;
@@ -660,7 +652,7 @@ wait_all_done(int timeout_ms)
 			restarted = 1;
 			end = sim_now_ns() + (int64_t)timeout_ms * 1000000;
 		}
-		sleep_ms(100);
+		harness_sleep_ms(100);
 	}
 	return 0;
 }
@@ -912,12 +904,13 @@ main(int argc, char **argv)
 			int w;
 
 			for (w = 0; w < 500 && broker_alive(); w++)
-				sleep_ms(10);
+				harness_sleep_ms(10);
 		} else {
-			sleep_ms(delay_ms);
+			harness_sleep_ms(delay_ms);
 		}
 		broker_kill();
-		sleep_ms(100); /* what was in flight reaches the agents */
+		harness_sleep_ms(
+		    100); /* what was in flight reaches the agents */
 		bad = check_store(trial, &acked);
 		if (bad == 0 && broker_start(NULL) != 0)
 			return 2;
@@ -946,7 +939,7 @@ main(int argc, char **argv)
 			int tries = 0;
 
 			while (run(av, alog) != 0 && ++tries < 3)
-				sleep_ms(2000);
+				harness_sleep_ms(2000);
 			if (tries == 3) {
 				msg("trial %d: audit verify failed (see %s)",
 				    trial, alog);
