@@ -166,35 +166,11 @@ rm_rf(const char *path)
 
 /* A free TCP port on 127.0.0.1 (the kernel picks; tiny race accepted). */
 /* Waits for pid up to timeout_ms; 0 and *status, or -1 on timeout. */
-/* Starts argv with stdout+stderr appended to logpath. */
-static pid_t
-spawn(char *const argv[], const char *logpath, int die_with_parent)
-{
-	pid_t pid = fork();
-
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
-
-		if (die_with_parent)
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
 /* Runs argv to completion (30 s at most); 0 when it exited 0. */
 static int
 run(char *const argv[], const char *logpath)
 {
-	pid_t pid = spawn(argv, logpath, 1);
+	pid_t pid = harness_spawn(argv, logpath, 1, NULL, NULL);
 	int status;
 
 	if (pid < 0)
@@ -1161,7 +1137,7 @@ real_agent_rss(struct admin *ad, const char *broker_bin, const char *pki,
 		    agent_bin);
 		goto out;
 	}
-	if ((pid = spawn(argv, logpath, 1)) < 0)
+	if ((pid = harness_spawn(argv, logpath, 1, NULL, NULL)) < 0)
 		goto out;
 	harness_sleep_ms(2000); /* connect, hello, first poll */
 	if (admin_issue(ad, 1000000, reqid, sizeof(reqid), &incl) != 0 ||
@@ -1257,7 +1233,7 @@ run_art17(const struct opts *o, const char *broker_bin, const char *pki,
 	argv[ai++] = "--keepalive";
 	argv[ai++] = ka;
 	argv[ai] = NULL;
-	if ((g_broker = spawn(argv, logpath, 1)) < 0) {
+	if ((g_broker = harness_spawn(argv, logpath, 1, NULL, NULL)) < 0) {
 		msg("cannot start %s", broker_bin);
 		goto out;
 	}
@@ -1785,7 +1761,7 @@ run_restart(const struct opts *o, const char *broker_bin, const char *pki,
 	if ((port = harness_free_port()) < 0)
 		return -1;
 	snprintf(listen, sizeof(listen), "tls+tcp://127.0.0.1:%d", port);
-	if ((g_broker = spawn(argv, logpath, 1)) < 0 ||
+	if ((g_broker = harness_spawn(argv, logpath, 1, NULL, NULL)) < 0 ||
 	    wait_broker_ready(logpath, g_broker, 30000) != 0 ||
 	    admin_open(&ad, datadir, pki) != 0)
 		goto out;
@@ -1830,7 +1806,7 @@ run_restart(const struct opts *o, const char *broker_bin, const char *pki,
 		goto out;
 	sync();
 	t = sim_now_ns();
-	if ((g_broker = spawn(argv, logpath, 1)) < 0)
+	if ((g_broker = harness_spawn(argv, logpath, 1, NULL, NULL)) < 0)
 		goto out;
 	for (;;) {
 		if (file_contains(logpath, "ready:")) {

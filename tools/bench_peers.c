@@ -97,25 +97,6 @@ fail(struct peer_out *o, const char *fmt, ...)
 	fprintf(stderr, "art17-bench: %s\n", o->fail);
 }
 
-static int
-loopback_port(void)
-{
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
-	int fd, port = -1;
-
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
-		return -1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
 /* 0 once something accepts on 127.0.0.1:port, -1 after timeout_ms. */
 static int
 wait_listening(int port, pid_t pid, int timeout_ms)
@@ -141,28 +122,6 @@ wait_listening(int port, pid_t pid, int timeout_ms)
 		pause_ms(50);
 	}
 	return -1;
-}
-
-static pid_t
-start_server(char *const argv[], const char *logpath)
-{
-	pid_t pid = fork();
-
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
 }
 
 static void
@@ -504,7 +463,7 @@ peer_mqtt_run(const struct peer_cfg *cfg, struct peer_out *o)
 		fail(o, "mosquitto: not installed (Debian package mosquitto)");
 		return -1;
 	}
-	port = loopback_port();
+	port = harness_free_port();
 	snprintf(datadir, sizeof(datadir), "%s/mosquitto", cfg->dir);
 	mkdir(datadir, 0700);
 	snprintf(conf, sizeof(conf), "%s/mosquitto.conf", cfg->dir);
@@ -532,7 +491,7 @@ peer_mqtt_run(const struct peer_cfg *cfg, struct peer_out *o)
 	{
 		char *argv[] = {(char *)exe, "-c", conf, NULL};
 
-		if ((pid = start_server(argv, log)) < 0 ||
+		if ((pid = harness_spawn(argv, log, 1, NULL, NULL)) < 0 ||
 		    wait_listening(port, pid, 10000) != 0) {
 			fail(o, "mosquitto: the server did not start (see %s)",
 			     log);
@@ -880,7 +839,7 @@ peer_nats_run(const struct peer_cfg *cfg, struct peer_out *o)
 		pthread_setattr_default_np(&ta);
 		pthread_attr_destroy(&ta);
 	}
-	s.port = loopback_port();
+	s.port = harness_free_port();
 	snprintf(datadir, sizeof(datadir), "%s/nats", cfg->dir);
 	snprintf(conf, sizeof(conf), "%s/nats.conf", cfg->dir);
 	snprintf(log, sizeof(log), "%s/nats.log", cfg->dir);
@@ -901,7 +860,7 @@ peer_nats_run(const struct peer_cfg *cfg, struct peer_out *o)
 	{
 		char *argv[] = {(char *)exe, "-c", conf, NULL};
 
-		if ((pid = start_server(argv, log)) < 0 ||
+		if ((pid = harness_spawn(argv, log, 1, NULL, NULL)) < 0 ||
 		    wait_listening(s.port, pid, 15000) != 0) {
 			fail(o, "nats: the server did not start (see %s)", log);
 			goto out;

@@ -210,28 +210,6 @@ rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 	return 0;
 }
 
-static pid_t
-spawn(char *const argv[], const char *logpath)
-{
-	pid_t pid = fork();
-
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
 static int
 run(char *const argv[])
 {
@@ -240,7 +218,7 @@ run(char *const argv[])
 	int status;
 
 	snprintf(log, sizeof(log), "%s/pki.log", g_work);
-	if ((pid = spawn(argv, log)) < 0)
+	if ((pid = harness_spawn(argv, log, 1, NULL, NULL)) < 0)
 		return -1;
 	if (harness_wait_pid(pid, 60000, &status) != 0) {
 		kill(pid, SIGKILL);
@@ -308,7 +286,7 @@ broker_start(void)
 	argv[ai++] = "--keepalive";
 	argv[ai++] = ka;
 	argv[ai] = NULL;
-	if ((g_broker = spawn(argv, g_blog)) < 0) {
+	if ((g_broker = harness_spawn(argv, g_blog, 1, NULL, NULL)) < 0) {
 		msg("cannot start %s", g_broker_bin);
 		return -1;
 	}
@@ -637,7 +615,7 @@ real_start(int i)
 	snprintf(keys, sizeof(keys), "%s/agents/%s", g_pki, id);
 	snprintf(log, sizeof(log), "%s/agent-%s.log", g_work, id);
 	snprintf(needle, sizeof(needle), "connected as %s", id);
-	if ((g_real_pid[i] = spawn(argv, log)) < 0)
+	if ((g_real_pid[i] = harness_spawn(argv, log, 1, NULL, NULL)) < 0)
 		return -1;
 	while (sim_now_ns() < end) {
 		if (count_in_file(log, needle) > 0)

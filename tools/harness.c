@@ -2,6 +2,9 @@
  * harness.c: process and /proc helpers for art17's harnesses (harness.h).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,6 +43,32 @@ harness_free_port(void)
 		port = ntohs(sa.sin_port);
 	close(fd);
 	return port;
+}
+
+pid_t
+harness_spawn(char *const argv[], const char *logpath, int die_with_parent,
+              void (*setup)(void *), void *arg)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+		if (die_with_parent)
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		if (setup != NULL)
+			setup(arg);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
 }
 
 static int64_t

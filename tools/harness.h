@@ -17,6 +17,15 @@ int harness_free_port(void);
  * error (the child is left running). */
 int harness_wait_pid(pid_t pid, int timeout_ms, int *status);
 
+/*
+ * Starts argv[0] with argv, stdout and stderr appended to logpath (mode
+ * 0600). die_with_parent: the child gets SIGKILL when this process dies.
+ * setup, if not NULL, runs in the child just before exec (environment).
+ * Returns the pid, or -1.
+ */
+pid_t harness_spawn(char *const argv[], const char *logpath,
+                    int die_with_parent, void (*setup)(void *), void *arg);
+
 /* CPU time (user + system) of pid in ms, from /proc; -1 if unknown. */
 double harness_proc_cpu_ms(pid_t pid);
 

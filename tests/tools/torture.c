@@ -127,33 +127,25 @@ pick_port(void)
 	return -1;
 }
 
+/* In the child: the crash point (or none) and the broker's environment. */
+static void
+child_env(void *arg)
+{
+	const char *crashpoint = arg;
+
+	if (crashpoint != NULL)
+		setenv("A17_CRASHPOINT", crashpoint, 1);
+	else
+		unsetenv("A17_CRASHPOINT");
+	setenv("ART17_PKI", g_pki, 1);
+	setenv("ART17_DATA", g_data, 1);
+	setenv("ART17_COORDINATOR", COORD, 1);
+}
+
 static pid_t
 spawn(char *const argv[], const char *logpath, const char *crashpoint)
 {
-	pid_t pid = fork();
-
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		if (crashpoint != NULL)
-			setenv("A17_CRASHPOINT", crashpoint, 1);
-		else
-			unsetenv("A17_CRASHPOINT");
-		setenv("ART17_PKI", g_pki, 1);
-		setenv("ART17_DATA", g_data, 1);
-		setenv("ART17_COORDINATOR", COORD, 1);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
+	return harness_spawn(argv, logpath, 1, child_env, (void *)crashpoint);
 }
 
 static int
