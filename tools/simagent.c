@@ -935,18 +935,12 @@ on_transport_error(sim_agent *a, int rv, const char *what)
 	note_error(a, a17_err_nng(rv), what, nng_strerror(rv));
 	/* start over: the broker may have lost the session with the pipe */
 	lose_session(a);
-	if (rv == NNG_ESTATE) {
-		/* nng 1.5's REQ context can lose its request when the broker
-		 * dies mid-exchange, and then refuses every receive: take a
-		 * fresh context (the aio is idle here) */
-		nng_ctx_close(a->ctx);
-		if (nng_ctx_open(&a->ctx, a->sock) != 0) {
-			note_error(a, A17_ENET, "%s", "cannot reopen context");
-			return;
-		}
-		nng_ctx_set_ms(a->ctx, NNG_OPT_REQ_RESENDTIME,
-		               NNG_DURATION_INFINITE);
-	}
+	/* NNG_ESTATE on a receive is nng 1.5.2's way of saying the pipe
+	 * closed between our send and our receive (REQ with resends off
+	 * resets the context; later nng says NNG_ECONNRESET). The context
+	 * itself is fine: the next send starts its state machine afresh.
+	 * Closing and reopening it from this callback instead stalled
+	 * nng's reaper thread, and with it every agent of the process. */
 	if (a->state == ST_POLL && rv == NNG_ETIMEDOUT) {
 		/* broker silent past the keep-alive */
 		send_hello_req(a);
