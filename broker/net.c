@@ -8,8 +8,13 @@
  * marked delivered, receipts) are sent only from the writer's completion,
  * after the commit returned.
  */
+#include <sys/socket.h>
+
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <search.h>
 #include <stdio.h>
@@ -1950,6 +1955,74 @@ crl_check_expiry(const char *path, const char *pem)
 	BIO_free(bio);
 }
 
+/*
+ * nng 1.5.2 listens with a backlog of 128. When thousands of agents dial
+ * at once (the broker restarted, a network came back), the accept queue
+ * overflows, the kernel drops their SYNs and each agent waits out TCP's
+ * retransmission back-off (1, 3, 7, 15, 31 s ...): 1,000 agents took two
+ * minutes to connect. Linux lets listen() be called again on a listening
+ * socket to change its backlog, so find nng's socket by its port and
+ * raise it; the kernel caps it at net.core.somaxconn.
+ */
+#define AGENT_BACKLOG 4096
+
+static void
+raise_backlog(nng_listener l)
+{
+	nng_sockaddr sa;
+	struct dirent *e;
+	uint16_t port;
+	int raised = 0;
+	DIR *d;
+
+	if (nng_listener_get_addr(l, NNG_OPT_LOCADDR, &sa) != 0)
+		return;
+	if (sa.s_family == NNG_AF_INET)
+		port = sa.s_in.sa_port; /* network order, like sin_port */
+	else if (sa.s_family == NNG_AF_INET6)
+		port = sa.s_in6.sa_port;
+	else
+		return;
+	if ((d = opendir("/proc/self/fd")) == NULL) {
+		log_warn("agents: accept backlog stays at nng's 128");
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss), alen;
+		int fd, acc = 0;
+		char *end;
+		long v;
+
+		v = strtol(e->d_name, &end, 10);
+		if (end == e->d_name || *end != '\0' || v < 0 || v > INT_MAX)
+			continue;
+		fd = (int)v;
+		if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+			continue;
+		if (!(ss.ss_family == AF_INET &&
+		      ((struct sockaddr_in *)&ss)->sin_port == port) &&
+		    !(ss.ss_family == AF_INET6 &&
+		      ((struct sockaddr_in6 *)&ss)->sin6_port == port))
+			continue;
+		alen = sizeof(acc);
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &alen) !=
+		        0 ||
+		    !acc)
+			continue;
+		if (listen(fd, AGENT_BACKLOG) == 0)
+			raised++;
+	}
+	closedir(d);
+	if (raised > 0)
+		log_debug("agents: accept backlog raised to %d (capped by "
+		          "net.core.somaxconn)",
+		          AGENT_BACKLOG);
+	else
+		log_warnx("agents: accept backlog stays at nng's 128: agents "
+		          "reconnecting all at once will wait on SYN retries");
+}
+
 int
 net_start(broker *b)
 {
@@ -2037,6 +2110,7 @@ net_start(broker *b)
 		          b->cfg.listen);
 		return A17_EINVAL;
 	}
+	raise_backlog(listener);
 	recv_more(b);
 	if (pthread_create(&sweeper, NULL, sweeper_main, b) != 0)
 		return A17_ENOMEM;

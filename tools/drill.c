@@ -73,6 +73,7 @@ struct opts {
 	int agents; /* 0 = the scenario's */
 	int real;   /* real art17-agent members taking part */
 	int per_proc;
+	int burst; /* handshakes in flight at start; 0 = all; -1 = default */
 	int keep;
 	int quiet;
 	unsigned seed;
@@ -794,6 +795,10 @@ child_main(int ci, int lo, int hi)
 
 	if (burst < 4)
 		burst = 4;
+	if (g_o.burst == 0) /* a storm: every agent dials at once */
+		burst = UINT32_MAX;
+	else if (g_o.burst > 0)
+		burst = (uint32_t)(g_o.burst + g_procs - 1) / (uint32_t)g_procs;
 	/* wait until the members are registered (or the drill gave up) */
 	end = sim_now_ns() + 3600LL * 1000000000;
 	while (!atomic_load(&g_shm->go) && !atomic_load(&g_shm->stop)) {
@@ -1899,6 +1904,7 @@ usage(FILE *f)
 	fprintf(f,
 	        "usage: art17-drill -s SCENARIO.json [-o REPORT_DIR] [-n "
 	        "AGENTS] [--per-proc N]\n"
+	        "                   [--connect-burst N] [--real-agents N]\n"
 	        "                   [--bin DIR] [--seed N] [--keep] [-q] "
 	        "[--check]\n"
 	        "\n"
@@ -1916,6 +1922,9 @@ usage(FILE *f)
 	        "agents\n"
 	        "  --per-proc N      agents per simulator process (default "
 	        "2500)\n"
+	        "  --connect-burst N TLS handshakes in flight while the agents "
+	        "first connect\n"
+	        "                    (default %d; 0 = every agent at once)\n"
 	        "  --real-agents N   also run N real art17-agent members "
 	        "(real-01, ...; at most 8)\n"
 	        "  --bin DIR         where art17-broker and art17-pki are "
@@ -1929,7 +1938,8 @@ usage(FILE *f)
 	        "\n"
 	        "Exit status: 0 the drill ran and every must-be-zero count is "
 	        "zero; 1 a step\n"
-	        "failed or a count is not zero; 2 usage or scenario error.\n");
+	        "failed or a count is not zero; 2 usage or scenario error.\n",
+	        CONNECT_BURST);
 }
 
 static int
@@ -2091,6 +2101,7 @@ main(int argc, char **argv)
 	    {"out", required_argument, NULL, 'o'},
 	    {"agents", required_argument, NULL, 'n'},
 	    {"per-proc", required_argument, NULL, 'P'},
+	    {"connect-burst", required_argument, NULL, 'C'},
 	    {"real-agents", required_argument, NULL, 'R'},
 	    {"bin", required_argument, NULL, 'B'},
 	    {"seed", required_argument, NULL, 'S'},
@@ -2112,6 +2123,7 @@ main(int argc, char **argv)
 
 	memset(&g_o, 0, sizeof(g_o));
 	g_o.per_proc = 2500;
+	g_o.burst = -1;
 	g_o.seed = 1;
 	while ((ch = getopt_long(argc, argv, "s:o:n:qhV", lo, NULL)) != -1) {
 		switch (ch) {
@@ -2126,6 +2138,9 @@ main(int argc, char **argv)
 			break;
 		case 'P':
 			g_o.per_proc = atoi(optarg);
+			break;
+		case 'C':
+			g_o.burst = atoi(optarg);
 			break;
 		case 'R':
 			g_o.real = atoi(optarg);
@@ -2166,10 +2181,11 @@ main(int argc, char **argv)
 	}
 	g_n = g_o.agents > 0 ? g_o.agents : g_sc.agents;
 	if (g_n < 1 || g_n > DRILL_MAX_AGENTS || g_o.per_proc < 1 ||
-	    g_o.per_proc > 5000 || g_o.real < 0 || g_o.real > MAX_REAL) {
+	    g_o.per_proc > 5000 || g_o.real < 0 || g_o.real > MAX_REAL ||
+	    g_o.burst < -1) {
 		fprintf(stderr,
 		        "art17-drill: agents 1..%d, --per-proc 1..5000, "
-		        "--real-agents 0..%d\n",
+		        "--connect-burst 0 or more, --real-agents 0..%d\n",
 		        DRILL_MAX_AGENTS, MAX_REAL);
 		return 2;
 	}

@@ -52,6 +52,10 @@ struct sim_agent {
 	nng_dialer dialer;
 	nng_ctx ctx;
 	nng_aio *aio;
+	/* Sleeps get an aio of their own: in nng 1.5.2 an aio that slept can
+	 * lose the timeout of the next operation, which then waits for ever
+	 * (simulated agents wedged in the 1,000-agent torture). */
+	nng_aio *saio;
 	int opened;
 	int started;
 	/* driven by the callback only */
@@ -67,6 +71,7 @@ struct sim_agent {
 	/* the feedback context: driven by fb_cb only */
 	nng_ctx fctx;
 	nng_aio *faio;
+	nng_aio *fsaio; /* the feedback loop's sleeps */
 	int fio;
 	/* under the pool mutex */
 	sim_fb *fbq; /* FIFO, fbq[fb_head..fb_n) */
@@ -196,6 +201,8 @@ sim_agent_get_stats(sim_agent *a, sim_agent_stats *st)
 {
 	pthread_mutex_lock(&a->pool->mtx);
 	*st = a->st;
+	st->state = a->state;
+	st->io = a->io;
 	pthread_mutex_unlock(&a->pool->mtx);
 }
 
@@ -363,7 +370,7 @@ sleep_then(sim_agent *a, uint32_t ms, int act)
 {
 	a->next_act = act;
 	a->io = IO_SLEEP;
-	nng_sleep_aio((nng_duration)ms, a->aio);
+	nng_sleep_aio((nng_duration)ms, a->saio);
 }
 
 /* Sends len bytes of data (copied) in state st. Last step of a path. */
@@ -823,7 +830,7 @@ static void
 fb_kick(sim_agent *a)
 {
 	a->fio = IO_SLEEP;
-	nng_sleep_aio(0, a->faio);
+	nng_sleep_aio(0, a->fsaio);
 }
 
 static void
@@ -999,13 +1006,21 @@ agent_cb(void *arg)
 		}
 		on_reply(a, msg);
 		return;
-	case IO_SLEEP:
-		/* 0 when the time ran out (NNG_ETIMEDOUT in older nng) */
-		do_action(a, a->next_act);
-		return;
 	default:
 		return;
 	}
+}
+
+/* A sleep of sleep_then ended (or was cancelled by sim_agent_down). */
+static void
+agent_sleep_cb(void *arg)
+{
+	sim_agent *a = arg;
+
+	a->io = IO_NONE;
+	if (atomic_load(&a->pool->stopping) || atomic_load(&a->down))
+		return;
+	do_action(a, a->next_act);
 }
 
 /* ------------------------------------------------------------ feedback */
@@ -1025,7 +1040,7 @@ fb_next(sim_agent *a, int pop, int64_t retry_ns)
 		pthread_mutex_unlock(&p->mtx);
 	}
 	a->fio = IO_SLEEP;
-	nng_sleep_aio((nng_duration)(retry_ns / 1000000), a->faio);
+	nng_sleep_aio((nng_duration)(retry_ns / 1000000), a->fsaio);
 }
 
 /* Seals and sends the feedback at the head of the queue. */
@@ -1181,9 +1196,6 @@ fb_cb(void *arg)
 		return;
 	}
 	switch (io) {
-	case IO_SLEEP:
-		fb_send(a);
-		return;
 	case IO_SEND:
 		if (rv != 0) {
 			nng_msg_free(nng_aio_get_msg(a->faio));
@@ -1217,6 +1229,18 @@ fb_cb(void *arg)
 	}
 }
 
+/* The feedback loop's sleep ended: look at the queue's head. */
+static void
+fb_sleep_cb(void *arg)
+{
+	sim_agent *a = arg;
+
+	a->fio = IO_NONE;
+	if (atomic_load(&a->pool->stopping) || atomic_load(&a->down))
+		return;
+	fb_send(a);
+}
+
 /* ------------------------------------------------------------ start/stop */
 
 int
@@ -1242,12 +1266,17 @@ sim_agent_start(sim_agent *a)
 	                             p->cfg.tls)) != 0)
 		return a17_err_nng(rv);
 	if ((rv = nng_ctx_open(&a->ctx, a->sock)) != 0 ||
-	    (a->aio == NULL && (rv = nng_aio_alloc(&a->aio, agent_cb, a)) != 0))
+	    (a->aio == NULL &&
+	     (rv = nng_aio_alloc(&a->aio, agent_cb, a)) != 0) ||
+	    (a->saio == NULL &&
+	     (rv = nng_aio_alloc(&a->saio, agent_sleep_cb, a)) != 0))
 		return a17_err_nng(rv);
 	if (a->beh.feedback &&
 	    ((rv = nng_ctx_open(&a->fctx, a->sock)) != 0 ||
 	     (a->faio == NULL &&
-	      (rv = nng_aio_alloc(&a->faio, fb_cb, a)) != 0)))
+	      (rv = nng_aio_alloc(&a->faio, fb_cb, a)) != 0) ||
+	     (a->fsaio == NULL &&
+	      (rv = nng_aio_alloc(&a->fsaio, fb_sleep_cb, a)) != 0)))
 		return a17_err_nng(rv);
 	if (a->beh.feedback)
 		nng_ctx_set_ms(a->fctx, NNG_OPT_REQ_RESENDTIME,
@@ -1289,8 +1318,12 @@ sim_agent_down(sim_agent *a)
 		nng_ctx_close(a->fctx);
 	nng_aio_free(a->aio);
 	a->aio = NULL;
+	nng_aio_free(a->saio);
+	a->saio = NULL;
 	nng_aio_free(a->faio);
 	a->faio = NULL;
+	nng_aio_free(a->fsaio);
+	a->fsaio = NULL;
 	nng_dialer_close(a->dialer);
 	a->started = 0;
 	a->io = a->fio = IO_NONE;
@@ -1377,12 +1410,18 @@ sim_pool_destroy(sim_pool *p)
 			nng_aio_stop(p->agents[i]->aio);
 		if (p->agents[i]->faio != NULL)
 			nng_aio_stop(p->agents[i]->faio);
+		if (p->agents[i]->saio != NULL)
+			nng_aio_stop(p->agents[i]->saio);
+		if (p->agents[i]->fsaio != NULL)
+			nng_aio_stop(p->agents[i]->fsaio);
 	}
 	for (size_t i = 0; i < p->n; i++) {
 		sim_agent *a = p->agents[i];
 
 		nng_aio_free(a->aio);
+		nng_aio_free(a->saio);
 		nng_aio_free(a->faio);
+		nng_aio_free(a->fsaio);
 		free(a->fbq);
 		crypto_key_free(a->key);
 		free(a->pending);

@@ -147,6 +147,7 @@ typedef struct sim_agent_stats {
 	uint64_t downs;           /* times taken down (offline, crash, flap) */
 	uint64_t restarts;        /* sim_agent_restart calls */
 	int last_error;           /* as sim_event.code */
+	int state, io;            /* protocol step and pending I/O (debug) */
 	char last_error_text[128];
 } sim_agent_stats;
 

@@ -61,10 +61,19 @@
 #include "wire.h"
 #include "harness.h"
 
-#define COORD       "torture"
-#define AGENT_CERT  "torture"
-#define MAX_REQS    1024
-#define WAIT_ALL_MS 60000
+#define COORD      "torture"
+#define AGENT_CERT "torture"
+#define MAX_REQS   1024
+/*
+ * How long every agent may take to hold everything it is owed after a
+ * restart. Reconnecting is bound by TLS handshakes (ECDSA P-256 in
+ * mbedTLS: the broker accepts a few dozen a second on a loaded 2-core
+ * machine, while this process runs the other end of all of them), so
+ * the wait grows with the number of agents. Restarting a simulated agent
+ * that only waits in the accept queue sends it to the back of the queue
+ * and wastes the handshake it was waiting for.
+ */
+#define WAIT_ALL_MS (60000 + (int)g_n * 150)
 
 static char g_tmp[512];
 static char g_pki[600], g_data[600], g_broker_bin[PATH_MAX],
@@ -252,8 +261,8 @@ admin_open(void)
 	snprintf(url, sizeof(url), "ipc://%s/admin.sock", g_data);
 	if ((rv = nng_req0_open(&g_admin)) != 0)
 		return -1;
-	nng_socket_set_ms(g_admin, NNG_OPT_SENDTIMEO, 30000);
-	nng_socket_set_ms(g_admin, NNG_OPT_RECVTIMEO, 30000);
+	nng_socket_set_ms(g_admin, NNG_OPT_SENDTIMEO, 60000);
+	nng_socket_set_ms(g_admin, NNG_OPT_RECVTIMEO, 60000);
 	nng_socket_set_ms(g_admin, NNG_OPT_REQ_RESENDTIME, 0);
 	nng_socket_set_size(g_admin, NNG_OPT_RECVMAXSZ, WIRE_MAX_MSG);
 	if ((rv = nng_dial(g_admin, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
@@ -613,10 +622,18 @@ restart_lacking(int trial)
 			    rec.t_receipt_ok_ns != 0)
 				continue;
 			sim_agent_get_stats(a, &st);
-			msg("trial %d: %s wedged (lacks %s; last error: %s): "
-			    "restarting the simulated agent",
+			msg("trial %d: %s wedged (lacks %s; last error: %s; "
+			    "state %d, io %d, %llu welcomes, %llu polls, "
+			    "welcomed %.1f s ago): restarting the simulated "
+			    "agent",
 			    trial, sim_agent_member(a), g_reqs[r].id,
-			    st.last_error_text);
+			    st.last_error_text, st.state, st.io,
+			    (unsigned long long)st.welcomes,
+			    (unsigned long long)st.polls,
+			    st.t_connected_ns
+			        ? (double)(sim_now_ns() - st.t_connected_ns) /
+			              1e9
+			        : -1.0);
 			sim_agent_restart(a);
 			n++;
 			break;
@@ -957,7 +974,7 @@ main(int argc, char **argv)
 		fflush(stdout);
 		/* park the polls before the next kill; a wedged agent is
 		 * restarted by the next wait_all_done */
-		if (sim_pool_wait(g_pool, pred_polling, &g_n, 30000) != 0)
+		if (sim_pool_wait(g_pool, pred_polling, &g_n, WAIT_ALL_MS) != 0)
 			msg("trial %d: not every agent is polling again; going "
 			    "on",
 			    trial);
