@@ -7,7 +7,10 @@
  * transaction is open in the process. Every top-level transaction holds
  * s->grow_lock for read from begin to commit/abort; growth takes it for
  * write. A thread must therefore not wait for the writer (store_writer_run)
- * while it holds a transaction open.
+ * while it holds a transaction open. Direct write transactions (the
+ * agent's) grow too: one that failed with MDB_MAP_FULL marks the store,
+ * and the next write transaction begun grows the map first, so the
+ * caller's retry succeeds.
  *
  * Record checksums: every value is stored with a 4-byte trailer, the
  * CRC-32C of key || value (big-endian). Every read path (get, iteration,
@@ -21,6 +24,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +57,7 @@ struct store {
 	 * LMDB's writer lock.
 	 */
 	MDB_txn *wtop;
+	atomic_int want_grow; /* a write failed with MDB_MAP_FULL */
 };
 
 /* ---------------------------------------------------------------- keys */
@@ -233,6 +238,25 @@ store_open(const char *path, const char *const *dbnames, int ndb,
 		o = *opts;
 	if (o.map_size == 0)
 		o.map_size = STORE_DEF_MAP;
+	/* ART17_MAP_MIB sets the initial map size for every store of the
+	 * process (a small file at first; the map-full test). The map
+	 * grows by itself on MDB_MAP_FULL either way. */
+	{
+		const char *e = getenv("ART17_MAP_MIB");
+		char *end;
+		unsigned long v;
+
+		if (e != NULL && *e != '\0') {
+			errno = 0;
+			v = strtoul(e, &end, 10);
+			if (errno == 0 && *end == '\0' && v >= 1 && v <= 65536)
+				o.map_size = (size_t)v << 20;
+			else
+				log_warnx("ART17_MAP_MIB=%s: not a size in MiB "
+				          "(1 to 65536); ignored",
+				          e);
+		}
+	}
 	if (o.map_max == 0)
 		o.map_max = STORE_DEF_MAP_MAX;
 	maxdbs = o.max_dbs ? o.max_dbs : STORE_DEF_DBS;
@@ -347,13 +371,12 @@ store_env(store *s)
  * open by this thread; waits until no other thread has one open either.
  */
 static int
-store_grow(store *s)
+store_grow_locked(store *s)
 {
 	MDB_envinfo info;
 	size_t cur, next;
 	int rc, rv = 0;
 
-	pthread_rwlock_wrlock(&s->grow_lock);
 	if ((rc = mdb_env_info(s->env, &info)) != 0) {
 		rv = a17_err_mdb(rc);
 		goto out;
@@ -372,9 +395,43 @@ store_grow(store *s)
 		goto out;
 	}
 	log_info("store: map grown from %zu to %zu bytes", cur, next);
+	atomic_store(&s->want_grow, 0); /* this growth answers that failure */
 out:
+	return (rv);
+}
+
+static int
+store_grow(store *s)
+{
+	int rv;
+
+	pthread_rwlock_wrlock(&s->grow_lock);
+	rv = store_grow_locked(s);
 	pthread_rwlock_unlock(&s->grow_lock);
 	return (rv);
+}
+
+/*
+ * Grows the map before a direct write transaction, after one failed with
+ * MDB_MAP_FULL. Waits at most 5 s for the other transactions of the
+ * process to end (this thread may hold a read transaction itself); if
+ * they do not, the store stays marked and the next write tries again.
+ */
+static void
+store_grow_pending(store *s)
+{
+	struct timespec ts;
+
+	if (!atomic_exchange(&s->want_grow, 0))
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 5;
+	if (pthread_rwlock_timedwrlock(&s->grow_lock, &ts) != 0) {
+		atomic_store(&s->want_grow, 1);
+		return;
+	}
+	(void)store_grow_locked(s);
+	pthread_rwlock_unlock(&s->grow_lock);
 }
 
 /* ---------------------------------------------------------- transactions */
@@ -390,6 +447,8 @@ store_txn_begin(store *s, store_txn *t, int rdonly)
 	memset(t, 0, sizeof(*t));
 	t->s = s;
 	t->rdonly = rdonly ? 1 : 0;
+	if (!rdonly)
+		store_grow_pending(s);
 	for (tries = 0;; tries++) {
 		pthread_rwlock_rdlock(&s->grow_lock);
 		rc = mdb_txn_begin(s->env, NULL, rdonly ? MDB_RDONLY : 0, &txn);
@@ -470,6 +529,8 @@ store_txn_commit(store_txn *t)
 	txn_release(t, top);
 	if (rc != 0)
 		t->rv = a17_err_mdb(rc);
+	if (t->rv == A17_EMAPFULL)
+		atomic_store(&t->s->want_grow, 1);
 	return (t->rv);
 }
 
@@ -483,6 +544,8 @@ store_txn_abort(store_txn *t)
 	top = txn_is_top(t);
 	mdb_txn_abort(t->txn);
 	txn_release(t, top);
+	if (t->rv == A17_EMAPFULL)
+		atomic_store(&t->s->want_grow, 1);
 }
 
 /* Common checks; 0 when the call may go on. */
