@@ -237,7 +237,7 @@ int config_broker_read(const char *path, broker_cfg *cfg, broker_opts *o);
 /* -n: checks the settings in force after the flags; counts errors. */
 int config_broker_check(const broker_cfg *cfg);
 
-/* http.c: the dashboard and /metrics on nng's HTTP server */
+/* The dashboard's settings (config.c; http.c uses them at the start). */
 #define HTTP_TOKEN_MAX 256
 /* 0 when url is an http:// URL on loopback; else why in why. */
 int http_check_url(const char *url, char *why, size_t wlen);
@@ -248,6 +248,8 @@ int http_check_url(const char *url, char *why, size_t wlen);
  */
 int http_token_load(const char *path, char *tok, size_t toklen, char *why,
                     size_t wlen);
+
+/* http.c: the dashboard and /metrics on nng's HTTP server */
 int http_start(broker *b);
 void http_stop(broker *b);
 

@@ -117,6 +117,15 @@ check_broker "$f" "$f:3: auth_file: $C/two: the token must be one line"
 f=$(printf '[dashboard]\nlisten = http://127.0.0.1:1\nauth_file = %s\n' "$C" |
 	conf dir.conf)
 check_broker "$f" "$f:3: auth_file: $C: not a regular file"
+# a FIFO is refused, not opened: opening it waited for a writer for ever
+mkfifo "$C/fifo"
+f=$(printf '[dashboard]\nlisten = http://127.0.0.1:1\nauth_file = %s/fifo\n' "$C" |
+	conf fifo.conf)
+out=$(timeout 10 "$BROKER" -f "$f" -n 2>&1 >/dev/null)
+rc=$?
+[ $rc = 78 ] || fail "broker -n with a FIFO token: exit $rc, want 78 ($out)"
+grep -qxF "$f:3: auth_file: $C/fifo: not a regular file" <<<"$out" ||
+	fail "FIFO token: $out"
 # -n also checks the dashboard settings that come from flags
 out=$("$BROKER" --dashboard http://0.0.0.0:1/ -n 2>&1 >/dev/null)
 [ $? = 78 ] || fail "-n with a bad --dashboard: want 78"
