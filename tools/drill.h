@@ -20,6 +20,7 @@
 #define DRILL_MAX_REQUESTS  64
 #define DRILL_MAX_AGENTS    20000
 #define DRILL_NAME_LEN      32
+#define DRILL_MAX_WEIGHT    1000000 /* of one feedback status in a mix */
 
 /* A distribution of milliseconds, sampled once per agent. */
 typedef enum drill_dist_kind {

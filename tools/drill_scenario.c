@@ -326,12 +326,17 @@ parse_group(struct pctx *c, int i, json_t *o, drill_group *g)
 					            "investigating, affected, "
 					            "mitigated, declined)",
 					            fw, k);
+				/*
+				 * bounded: weights near DBL_MAX added up to
+				 * infinity, and every agent drew "declined"
+				 */
 				if (!json_is_number(x) ||
-				    json_number_value(x) < 0)
+				    json_number_value(x) < 0 ||
+				    json_number_value(x) > DRILL_MAX_WEIGHT)
 					return fail(c,
 					            "%s.mix.%s: must be a "
-					            "number >= 0",
-					            fw, k);
+					            "number in [0, %d]",
+					            fw, k, DRILL_MAX_WEIGHT);
 				g->fb_mix[s] = json_number_value(x);
 				sum += g->fb_mix[s];
 			}
