@@ -232,8 +232,14 @@ typedef struct broker_opts {
 	int verbose;
 	conf_file *file;
 } broker_opts;
-/* Reads path into cfg and o; returns the number of errors reported. */
+/*
+ * Reads path into cfg and o; returns the number of errors reported.
+ * o->file holds the strings cfg points to (conf_free() it).
+ */
 int config_broker_read(const char *path, broker_cfg *cfg, broker_opts *o);
+/* The same over len bytes at buf, named name (the fuzz harness). */
+int config_broker_read_mem(const char *name, const void *buf, size_t len,
+                           broker_cfg *cfg, broker_opts *o);
 /* -n: checks the settings in force after the flags; counts errors. */
 int config_broker_check(const broker_cfg *cfg);
 

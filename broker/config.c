@@ -132,8 +132,10 @@ http_token_load(const char *path, char *tok, size_t toklen, char *why,
 	return 0;
 }
 
-int
-config_broker_read(const char *path, broker_cfg *cfg, broker_opts *o)
+/* Reads the file at path, or the len bytes at buf when buf is not NULL. */
+static int
+read_conf(const char *path, const void *buf, size_t len, broker_cfg *cfg,
+          broker_opts *o)
 {
 	int confirm_s = cfg->confirm_window_ms / 1000;
 	const conf_key keys[] = {
@@ -164,7 +166,9 @@ config_broker_read(const char *path, broker_cfg *cfg, broker_opts *o)
 	int line[K_COUNT] = {0};
 	int errors;
 
-	errors = conf_load(path, keys, line, &o->file);
+	errors = buf != NULL
+	             ? conf_load_mem(path, buf, len, keys, line, &o->file)
+	             : conf_load(path, keys, line, &o->file);
 	cfg->confirm_window_ms = confirm_s * 1000;
 	/* verbose in the file counts from the default level, like -v */
 	if (line[K_VERBOSE] != 0)
@@ -221,6 +225,19 @@ config_broker_read(const char *path, broker_cfg *cfg, broker_opts *o)
 		memset(tok, 0, sizeof(tok));
 	}
 	return errors;
+}
+
+int
+config_broker_read(const char *path, broker_cfg *cfg, broker_opts *o)
+{
+	return read_conf(path, NULL, 0, cfg, o);
+}
+
+int
+config_broker_read_mem(const char *name, const void *buf, size_t len,
+                       broker_cfg *cfg, broker_opts *o)
+{
+	return read_conf(name, buf != NULL ? buf : "", len, cfg, o);
 }
 
 int

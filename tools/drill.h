@@ -108,6 +108,9 @@ typedef struct drill_scenario {
  */
 int drill_scenario_load(const char *path, drill_scenario *sc, char *err,
                         size_t errlen);
+/* The same over the len bytes at buf, named name (the fuzz harness). */
+int drill_scenario_parse(const char *name, const void *buf, size_t len,
+                         drill_scenario *sc, char *err, size_t errlen);
 
 /* The scenario as JSON, for report.json (new reference). */
 json_t *drill_scenario_json(const drill_scenario *sc);
