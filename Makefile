@@ -36,7 +36,8 @@ demo: build
 fuzz: deps
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		-DA17_SANITIZE=ON -DA17_FUZZ=ON
-	cmake --build build-fuzz -j$(JOBS) --target fuzz_envelope fuzz_message fuzz_record
+	cmake --build build-fuzz -j$(JOBS) --target fuzz_envelope fuzz_message \
+		fuzz_record fuzz_config fuzz_scenario
 	cd build-fuzz && A17_LONG=1 ctest --output-on-failure -L fuzz-long $(CTEST_ARGS)
 
 # ThreadSanitizer build (build-tsan); runs the integration tests, whose

@@ -105,9 +105,15 @@ int outbox_remove(store *s, uint8_t kind, uint64_t id);
 /* 1 when request id is in the inbox already. */
 int inbox_has(store *s, const char *id);
 
-/* config.c: reads path into cfg; returns the number of errors reported. */
+/*
+ * config.c: reads path into cfg; returns the number of errors reported.
+ * *cf holds the strings cfg points to (conf_free() it).
+ */
 typedef struct conf_file conf_file;
 int config_agent_read(const char *path, agent_cfg *cfg, conf_file **cf);
+/* The same over len bytes at buf, named name (the fuzz harness). */
+int config_agent_read_mem(const char *name, const void *buf, size_t len,
+                          agent_cfg *cfg, conf_file **cf);
 
 /*
  * hooks.c: members' notification commands. hooks_fire never blocks: the

@@ -55,8 +55,10 @@ check_hook(const char *path, int line, const char *name, const char *cmd)
 	return 0;
 }
 
-int
-config_agent_read(const char *path, agent_cfg *cfg, conf_file **cf)
+/* Reads the file at path, or the len bytes at buf when buf is not NULL. */
+static int
+read_conf(const char *path, const void *buf, size_t len, agent_cfg *cfg,
+          conf_file **cf)
 {
 	const conf_key keys[] = {
 	    [K_DATA] = {"agent", "data", CONF_STR, 0, 0, &cfg->datadir},
@@ -84,7 +86,8 @@ config_agent_read(const char *path, agent_cfg *cfg, conf_file **cf)
 	int line[K_COUNT] = {0};
 	int errors;
 
-	errors = conf_load(path, keys, line, cf);
+	errors = buf != NULL ? conf_load_mem(path, buf, len, keys, line, cf)
+	                     : conf_load(path, keys, line, cf);
 	if (line[K_VERBOSE] != 0)
 		cfg->verbose += 2; /* from the default level, like -v */
 	if (line[K_DATA] != 0 && cfg->datadir == NULL) {
@@ -117,4 +120,17 @@ config_agent_read(const char *path, agent_cfg *cfg, conf_file **cf)
 	errors += check_hook(path, line[K_WITHDRAWAL], "withdrawal",
 	                     cfg->hook_withdrawal);
 	return errors;
+}
+
+int
+config_agent_read(const char *path, agent_cfg *cfg, conf_file **cf)
+{
+	return read_conf(path, NULL, 0, cfg, cf);
+}
+
+int
+config_agent_read_mem(const char *name, const void *buf, size_t len,
+                      agent_cfg *cfg, conf_file **cf)
+{
+	return read_conf(name, buf != NULL ? buf : "", len, cfg, cf);
 }

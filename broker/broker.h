@@ -232,12 +232,18 @@ typedef struct broker_opts {
 	int verbose;
 	conf_file *file;
 } broker_opts;
-/* Reads path into cfg and o; returns the number of errors reported. */
+/*
+ * Reads path into cfg and o; returns the number of errors reported.
+ * o->file holds the strings cfg points to (conf_free() it).
+ */
 int config_broker_read(const char *path, broker_cfg *cfg, broker_opts *o);
+/* The same over len bytes at buf, named name (the fuzz harness). */
+int config_broker_read_mem(const char *name, const void *buf, size_t len,
+                           broker_cfg *cfg, broker_opts *o);
 /* -n: checks the settings in force after the flags; counts errors. */
 int config_broker_check(const broker_cfg *cfg);
 
-/* http.c: the dashboard and /metrics on nng's HTTP server */
+/* The dashboard's settings (config.c; http.c uses them at the start). */
 #define HTTP_TOKEN_MAX 256
 /* 0 when url is an http:// URL on loopback; else why in why. */
 int http_check_url(const char *url, char *why, size_t wlen);
@@ -248,6 +254,8 @@ int http_check_url(const char *url, char *why, size_t wlen);
  */
 int http_token_load(const char *path, char *tok, size_t toklen, char *why,
                     size_t wlen);
+
+/* http.c: the dashboard and /metrics on nng's HTTP server */
 int http_start(broker *b);
 void http_stop(broker *b);
 

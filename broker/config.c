@@ -1,5 +1,6 @@
 /*
- * config.c: the broker's configuration file (docs/art17-broker.conf.5).
+ * config.c: the broker's configuration file (docs/art17-broker.conf.5),
+ * and the checks of the dashboard's settings, from the file or the flags.
  *
  * The file sets the same things as the command-line options; main()
  * reads it first and applies the flags afterwards, so flags win. Every
@@ -7,9 +8,12 @@
  * CONF_EXIT (78) without starting.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "broker.h"
 #include "conf.h"
@@ -34,7 +38,104 @@ enum {
 };
 
 int
-config_broker_read(const char *path, broker_cfg *cfg, broker_opts *o)
+http_check_url(const char *url, char *why, size_t wlen)
+{
+	const char *h;
+
+	if (strncmp(url, "http://", 7) != 0) {
+		snprintf(why, wlen, "\"%s\" is not an http:// URL", url);
+		return -1;
+	}
+	h = url + 7;
+	if (strncmp(h, "127.", 4) != 0 && strncmp(h, "localhost:", 10) != 0 &&
+	    strncmp(h, "[::1]:", 6) != 0) {
+		snprintf(why, wlen,
+		         "\"%s\" is not on loopback (the dashboard serves "
+		         "only on 127.0.0.0/8 or [::1]; put a TLS proxy in "
+		         "front for anything else)",
+		         url);
+		return -1;
+	}
+	if (strrchr(h, ':') == NULL) {
+		snprintf(why, wlen, "\"%s\" has no port", url);
+		return -1;
+	}
+	return 0;
+}
+
+int
+http_token_load(const char *path, char *tok, size_t toklen, char *why,
+                size_t wlen)
+{
+	struct stat st;
+	ssize_t n;
+	size_t len;
+	int fd;
+
+	/*
+	 * Neither a device nor a FIFO is opened: opening one can block (a
+	 * FIFO without a writer hung the broker here) or act on the device.
+	 * A symbolic link goes on to open(), which refuses it (O_NOFOLLOW);
+	 * fstat() below closes the race.
+	 */
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) &&
+	    !S_ISLNK(st.st_mode)) {
+		snprintf(why, wlen, "%s: not a regular file", path);
+		return -1;
+	}
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)) <
+	    0) {
+		snprintf(why, wlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(why, wlen, "%s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	if ((st.st_mode & 077) != 0) {
+		snprintf(why, wlen,
+		         "%s: group or others may access it (mode %03o); "
+		         "chmod 600 it",
+		         path, (unsigned)(st.st_mode & 0777));
+		close(fd);
+		return -1;
+	}
+	n = read(fd, tok, toklen - 1);
+	close(fd);
+	if (n < 0) {
+		snprintf(why, wlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	tok[n] = '\0';
+	len = strcspn(tok, "\r\n");
+	if (tok[len] != '\0' && tok[len + strspn(tok + len, "\r\n")] != '\0') {
+		snprintf(why, wlen, "%s: the token must be one line", path);
+		return -1;
+	}
+	tok[len] = '\0';
+	for (size_t i = 0; i < len; i++)
+		if (tok[i] <= ' ' || tok[i] > '~') {
+			snprintf(why, wlen,
+			         "%s: the token must be printable ASCII "
+			         "without spaces",
+			         path);
+			return -1;
+		}
+	if (len < 16 || (size_t)n >= toklen - 1) {
+		snprintf(why, wlen,
+		         "%s: the token must be 16 to %d characters "
+		         "(try: openssl rand -hex 32)",
+		         path, HTTP_TOKEN_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads the file at path, or the len bytes at buf when buf is not NULL. */
+static int
+read_conf(const char *path, const void *buf, size_t len, broker_cfg *cfg,
+          broker_opts *o)
 {
 	int confirm_s = cfg->confirm_window_ms / 1000;
 	const conf_key keys[] = {
@@ -65,7 +166,9 @@ config_broker_read(const char *path, broker_cfg *cfg, broker_opts *o)
 	int line[K_COUNT] = {0};
 	int errors;
 
-	errors = conf_load(path, keys, line, &o->file);
+	errors = buf != NULL
+	             ? conf_load_mem(path, buf, len, keys, line, &o->file)
+	             : conf_load(path, keys, line, &o->file);
 	cfg->confirm_window_ms = confirm_s * 1000;
 	/* verbose in the file counts from the default level, like -v */
 	if (line[K_VERBOSE] != 0)
@@ -122,6 +225,19 @@ config_broker_read(const char *path, broker_cfg *cfg, broker_opts *o)
 		memset(tok, 0, sizeof(tok));
 	}
 	return errors;
+}
+
+int
+config_broker_read(const char *path, broker_cfg *cfg, broker_opts *o)
+{
+	return read_conf(path, NULL, 0, cfg, o);
+}
+
+int
+config_broker_read_mem(const char *name, const void *buf, size_t len,
+                       broker_cfg *cfg, broker_opts *o)
+{
+	return read_conf(name, buf != NULL ? buf : "", len, cfg, o);
 }
 
 int

@@ -10,12 +10,9 @@
  * Handlers run on nng's threads and read LMDB in read-only transactions,
  * which never wait for, nor hold up, the single writer.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,89 +36,6 @@ extern const unsigned long a17_dashboard_js_len;
 
 static nng_http_server *server;
 static uint8_t token_hash[A17_SHA256_LEN];
-
-int
-http_check_url(const char *url, char *why, size_t wlen)
-{
-	const char *h;
-
-	if (strncmp(url, "http://", 7) != 0) {
-		snprintf(why, wlen, "\"%s\" is not an http:// URL", url);
-		return -1;
-	}
-	h = url + 7;
-	if (strncmp(h, "127.", 4) != 0 && strncmp(h, "localhost:", 10) != 0 &&
-	    strncmp(h, "[::1]:", 6) != 0) {
-		snprintf(why, wlen,
-		         "\"%s\" is not on loopback (the dashboard serves "
-		         "only on 127.0.0.0/8 or [::1]; put a TLS proxy in "
-		         "front for anything else)",
-		         url);
-		return -1;
-	}
-	if (strrchr(h, ':') == NULL) {
-		snprintf(why, wlen, "\"%s\" has no port", url);
-		return -1;
-	}
-	return 0;
-}
-
-int
-http_token_load(const char *path, char *tok, size_t toklen, char *why,
-                size_t wlen)
-{
-	struct stat st;
-	ssize_t n;
-	size_t len;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		snprintf(why, wlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(why, wlen, "%s: not a regular file", path);
-		close(fd);
-		return -1;
-	}
-	if ((st.st_mode & 077) != 0) {
-		snprintf(why, wlen,
-		         "%s: group or others may access it (mode %03o); "
-		         "chmod 600 it",
-		         path, (unsigned)(st.st_mode & 0777));
-		close(fd);
-		return -1;
-	}
-	n = read(fd, tok, toklen - 1);
-	close(fd);
-	if (n < 0) {
-		snprintf(why, wlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	tok[n] = '\0';
-	len = strcspn(tok, "\r\n");
-	if (tok[len] != '\0' && tok[len + strspn(tok + len, "\r\n")] != '\0') {
-		snprintf(why, wlen, "%s: the token must be one line", path);
-		return -1;
-	}
-	tok[len] = '\0';
-	for (size_t i = 0; i < len; i++)
-		if (tok[i] <= ' ' || tok[i] > '~') {
-			snprintf(why, wlen,
-			         "%s: the token must be printable ASCII "
-			         "without spaces",
-			         path);
-			return -1;
-		}
-	if (len < 16 || (size_t)n >= toklen - 1) {
-		snprintf(why, wlen,
-		         "%s: the token must be 16 to %d characters "
-		         "(try: openssl rand -hex 32)",
-		         path, HTTP_TOKEN_MAX);
-		return -1;
-	}
-	return 0;
-}
 
 /* Constant-time: both sides are hashed first, then CRYPTO_memcmp. */
 static int

@@ -11,6 +11,7 @@
 #define A17_CONF_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 enum conf_type {
 	CONF_STR,  /* const char *: a copy owned by the conf_file */
@@ -37,12 +38,26 @@ typedef struct conf_file conf_file;
  */
 int conf_load(const char *path, const conf_key *keys, int *line_of,
               conf_file **cf);
+/*
+ * The same over the len bytes at buf (no NUL needed), named name in the
+ * messages: the bytes go through the reader a file goes through. For
+ * the fuzz harness (tests/fuzz/fuzz_config.c).
+ */
+int conf_load_mem(const char *name, const void *buf, size_t len,
+                  const conf_key *keys, int *line_of, conf_file **cf);
 void conf_free(conf_file *cf);
 /*
  * A daemon's configuration lives as long as the process: cf is freed at
  * exit(), whichever way main returns.
  */
 void conf_free_at_exit(conf_file *cf);
+
+/*
+ * Sends conf_error()'s messages to f instead of stderr (NULL: stderr
+ * again). The fuzz harness points it at /dev/null, so the messages are
+ * still formatted but do not flood its output.
+ */
+void conf_set_errors(FILE *f);
 
 /* Reports one more error in the file's format ("FILE:LINE: ..."). */
 void conf_error(const char *path, int line, const char *fmt, ...)

@@ -20,6 +20,7 @@
 #define DRILL_MAX_REQUESTS  64
 #define DRILL_MAX_AGENTS    20000
 #define DRILL_NAME_LEN      32
+#define DRILL_MAX_WEIGHT    1000000 /* of one feedback status in a mix */
 
 /* A distribution of milliseconds, sampled once per agent. */
 typedef enum drill_dist_kind {
@@ -107,6 +108,9 @@ typedef struct drill_scenario {
  */
 int drill_scenario_load(const char *path, drill_scenario *sc, char *err,
                         size_t errlen);
+/* The same over the len bytes at buf, named name (the fuzz harness). */
+int drill_scenario_parse(const char *name, const void *buf, size_t len,
+                         drill_scenario *sc, char *err, size_t errlen);
 
 /* The scenario as JSON, for report.json (new reference). */
 json_t *drill_scenario_json(const drill_scenario *sc);

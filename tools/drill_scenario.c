@@ -326,12 +326,17 @@ parse_group(struct pctx *c, int i, json_t *o, drill_group *g)
 					            "investigating, affected, "
 					            "mitigated, declined)",
 					            fw, k);
+				/*
+				 * bounded: weights near DBL_MAX added up to
+				 * infinity, and every agent drew "declined"
+				 */
 				if (!json_is_number(x) ||
-				    json_number_value(x) < 0)
+				    json_number_value(x) < 0 ||
+				    json_number_value(x) > DRILL_MAX_WEIGHT)
 					return fail(c,
 					            "%s.mix.%s: must be a "
-					            "number >= 0",
-					            fw, k);
+					            "number in [0, %d]",
+					            fw, k, DRILL_MAX_WEIGHT);
 				g->fb_mix[s] = json_number_value(x);
 				sum += g->fb_mix[s];
 			}
@@ -580,29 +585,31 @@ parse_step(struct pctx *c, drill_scenario *sc, int i, json_t *o,
 	return 0;
 }
 
-int
-drill_scenario_load(const char *path, drill_scenario *sc, char *err,
-                    size_t errlen)
+/*
+ * Reads the scenario in root (from json_load*: NULL with je filled in
+ * when the JSON did not parse; decref'd here), named path in messages.
+ */
+static int
+scenario_read(json_t *root, const json_error_t *je, const char *path,
+              drill_scenario *sc, char *err, size_t errlen)
 {
 	static const char *const keys[] = {"name",   "description", "agents",
 	                                   "groups", "steps",       NULL};
 	struct pctx c = {err, errlen, 0};
 	char labels[DRILL_MAX_INCIDENTS][DRILL_NAME_LEN];
 	int n_labels = 0;
-	json_error_t je;
-	json_t *root, *a;
+	json_t *a;
 	double agents = 100, total = 0;
 	size_t i;
 	int rv = -1;
 
 	memset(sc, 0, sizeof(*sc));
-	if ((root = json_load_file(path, JSON_REJECT_DUPLICATES, &je)) ==
-	    NULL) {
-		if (je.line > 0)
+	if (root == NULL) {
+		if (je->line > 0)
 			snprintf(err, errlen, "%s: line %d, column %d: %s",
-			         path, je.line, je.column, je.text);
+			         path, je->line, je->column, je->text);
 		else
-			snprintf(err, errlen, "%s: %s", path, je.text);
+			snprintf(err, errlen, "%s: %s", path, je->text);
 		return -1;
 	}
 	if (!json_is_object(root)) {
@@ -681,6 +688,29 @@ drill_scenario_load(const char *path, drill_scenario *sc, char *err,
 out:
 	json_decref(root);
 	return rv;
+}
+
+int
+drill_scenario_load(const char *path, drill_scenario *sc, char *err,
+                    size_t errlen)
+{
+	json_error_t je;
+	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+
+	return scenario_read(root, &je, path, sc, err, errlen);
+}
+
+int
+drill_scenario_parse(const char *name, const void *buf, size_t len,
+                     drill_scenario *sc, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *root;
+
+	/* jansson refuses a NULL buffer even when len is 0 */
+	root = json_loadb(buf != NULL ? buf : "", len, JSON_REJECT_DUPLICATES,
+	                  &je);
+	return scenario_read(root, &je, name, sc, err, errlen);
 }
 
 json_t *

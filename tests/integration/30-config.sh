@@ -60,6 +60,21 @@ check_broker "$f" "$f:2: flag_quorum: \"two\" is not a whole number in 1..2"
 f=$( (printf '[broker]\ndata = '; head -c 300 /dev/zero | tr '\0' x; echo) |
 	conf long.conf)
 check_broker "$f" "$f:2: line too long (at most 198 characters)"
+# lines inih reads otherwise than they look: each is reported (before, some
+# were dropped in silence or reported at the wrong line)
+f=$(printf '[broker]\ndata ;= /x\n' | conf inline.conf)
+check_broker "$f" "$f:2: syntax error: a ';' after a space starts a comment, which hides the '='"
+f=$(printf '[broker ;x]\n' | conf inline2.conf)
+check_broker "$f" "$f:1: syntax error: a ';' after a space starts a comment, which hides the closing ']'"
+f=$(printf '[broker]\ndata = /a\n  pki = /b\n' | conf indent.conf)
+check_broker "$f" "$f:3: indented line: taken as the continuation of the value above (values are one line; remove the indentation)"
+f=$(printf '[broker]\ndata = /a\0b\nkeepalive = 5\n' | conf nul.conf)
+check_broker "$f" "$f:2: NUL byte in the line (not a text file?)"
+check_broker "$f" "$f:3: keepalive: \"5\" is not a whole number in 100..600000"
+f=$(printf '[ broker ]\n' | conf spaces.conf)
+check_broker "$f" "$f:1: unknown section [ broker ]"
+f=$(printf '\357\273\277[broker]\ndata = /a ; a comment\n' | conf bom.conf)
+out=$("$BROKER" -f "$f" -n 2>&1) || fail "a byte-order mark and a comment refused: $out"
 # --- the broker's own checks
 f=$(printf '[broker]\ndata =\n' | conf empty.conf)
 check_broker "$f" "$f:2: data: empty value"
@@ -102,6 +117,15 @@ check_broker "$f" "$f:3: auth_file: $C/two: the token must be one line"
 f=$(printf '[dashboard]\nlisten = http://127.0.0.1:1\nauth_file = %s\n' "$C" |
 	conf dir.conf)
 check_broker "$f" "$f:3: auth_file: $C: not a regular file"
+# a FIFO is refused, not opened: opening it waited for a writer for ever
+mkfifo "$C/fifo"
+f=$(printf '[dashboard]\nlisten = http://127.0.0.1:1\nauth_file = %s/fifo\n' "$C" |
+	conf fifo.conf)
+out=$(timeout 10 "$BROKER" -f "$f" -n 2>&1 >/dev/null)
+rc=$?
+[ $rc = 78 ] || fail "broker -n with a FIFO token: exit $rc, want 78 ($out)"
+grep -qxF "$f:3: auth_file: $C/fifo: not a regular file" <<<"$out" ||
+	fail "FIFO token: $out"
 # -n also checks the dashboard settings that come from flags
 out=$("$BROKER" --dashboard http://0.0.0.0:1/ -n 2>&1 >/dev/null)
 [ $? = 78 ] || fail "-n with a bad --dashboard: want 78"

@@ -27,8 +27,9 @@ enum { K_S, K_B, K_I, K_N };
 
 static char path[64];
 
+/* Writes len bytes of text to a file and reads it against sec's keys. */
 static int
-load(const char *text, vals *v, int line_of[K_N])
+loadn(const char *text, size_t len, vals *v, int line_of[K_N])
 {
 	const conf_key keys[] = {
 	    {"sec", "str", CONF_STR, 0, 0, &v->s},
@@ -43,7 +44,7 @@ load(const char *text, vals *v, int line_of[K_N])
 	snprintf(path, sizeof(path), "/tmp/a17-conf-XXXXXX");
 	close(mkstemp(path));
 	assert_non_null(f = fopen(path, "w"));
-	fputs(text, f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
 	fclose(f);
 	memset(line_of, 0, K_N * sizeof(int));
 	/* keep the strings: the caller looks at them, then frees */
@@ -53,6 +54,12 @@ load(const char *text, vals *v, int line_of[K_N])
 	conf_free(cf);
 	unlink(path);
 	return n;
+}
+
+static int
+load(const char *text, vals *v, int line_of[K_N])
+{
+	return loadn(text, strlen(text), v, line_of);
 }
 
 static void
@@ -166,6 +173,56 @@ test_empty_string_is_unset(void **state)
 }
 
 static void
+test_read_as_inih_reads(void **state)
+{
+	static const char nul[] = "[sec]\nnum = 1\0x\nflag = maybe\n";
+	vals v = {NULL, 0, 0};
+	int line[K_N];
+
+	(void)state;
+	/* a byte-order mark, an inline comment: as inih reads them */
+	assert_int_equal(load("\xEF\xBB\xBF[sec]\nnum = 4 ; four\n", &v, line),
+	                 0);
+	assert_int_equal(v.i, 4);
+	/* inih takes "; =" for a comment: the line has no '=' for it */
+	assert_int_equal(load("[sec]\nnum ;= 4\n", &v, line), 1);
+	/* an indented line continues the key above: refused, not applied */
+	v.i = 0;
+	assert_int_equal(load("[sec]\nnum = 4\n  5\n", &v, line), 1);
+	assert_int_equal(v.i, 4);
+	/* a NUL byte: that line refused, the next one still counted */
+	assert_int_equal(loadn(nul, sizeof(nul) - 1, &v, line), 2);
+	assert_int_equal(line[K_B], 3);
+}
+
+static void
+test_mem(void **state)
+{
+	static const char text[] = "[sec]\nstr = from memory\nnum = 9";
+	const char *s = NULL;
+	int b = 0, i = 0, line[K_N] = {0};
+	const conf_key keys[] = {
+	    {"sec", "str", CONF_STR, 0, 0, &s},
+	    {"sec", "flag", CONF_BOOL, 0, 0, &b},
+	    {"sec", "num", CONF_INT, -5, 100, &i},
+	    {NULL, NULL, CONF_STR, 0, 0, NULL},
+	};
+	conf_file *cf = NULL;
+
+	(void)state;
+	/* no NUL at the end of the bytes, none needed */
+	assert_int_equal(
+	    conf_load_mem("mem", text, sizeof(text) - 1, keys, line, &cf), 0);
+	assert_string_equal(s, "from memory");
+	assert_int_equal(i, 9);
+	assert_int_equal(line[2], 3);
+	conf_free(cf);
+	cf = NULL;
+	assert_int_equal(conf_load_mem("mem", NULL, 0, keys, NULL, &cf), 0);
+	conf_free(cf);
+}
+
+static void
 test_missing_file(void **state)
 {
 	const conf_key keys[] = {{NULL, NULL, CONF_STR, 0, 0, NULL}};
@@ -187,6 +244,8 @@ main(void)
 	    cmocka_unit_test(test_int_edges),
 	    cmocka_unit_test(test_every_error_counted),
 	    cmocka_unit_test(test_empty_string_is_unset),
+	    cmocka_unit_test(test_read_as_inih_reads),
+	    cmocka_unit_test(test_mem),
 	    cmocka_unit_test(test_missing_file),
 	};
 

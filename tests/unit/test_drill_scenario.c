@@ -86,6 +86,10 @@ static const struct bad {
      "{\"mix\": {\"declined\": 0}}}]}",
      "groups[0].feedback.mix: all weights are zero"},
     {"{\"name\": \"x\", " STEPS_OK
+     ", \"groups\": [{\"name\": \"g\", \"share\": 0.1, \"feedback\": "
+     "{\"mix\": {\"declined\": 1e308}}}]}",
+     "groups[0].feedback.mix.declined: must be a number in [0, 1000000]"},
+    {"{\"name\": \"x\", " STEPS_OK
      ", \"groups\": [{\"name\": \"g\", \"share\": 0.1, \"flap\": {}}]}",
      "groups[0].flap.every_s: required"},
     {"{\"name\": \"x\", " STEPS_OK
