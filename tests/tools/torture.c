@@ -361,6 +361,40 @@ admin_consent(const char *id)
 	return 0;
 }
 
+#define STAFF_ID "staff-1"
+
+/* One registered staff member, named as the contact of its feedback. */
+static int
+admin_staff(const char *id)
+{
+	Art17__AdminRequest req = ART17__ADMIN_REQUEST__INIT;
+	Art17__StaffChangeSet cs = ART17__STAFF_CHANGE_SET__INIT;
+	Art17__StaffEntry e = ART17__STAFF_ENTRY__INIT, *ep[1] = {&e};
+	Art17__AdminReply *rep;
+	uint8_t x[32];
+	char email[96];
+	wire_msg m;
+
+	crypto_random(x, sizeof(x));
+	snprintf(email, sizeof(email), "staff-1@%s.example.invalid", id);
+	e.action = ART17__STAFF_ACTION__STAFF_NEW;
+	e.staff_id = STAFF_ID;
+	e.name = "Torture Staff";
+	e.email = email;
+	e.x25519_pub.data = x;
+	e.x25519_pub.len = sizeof(x);
+	cs.member_id = (char *)id;
+	cs.entries = ep;
+	cs.n_entries = 1;
+	cs.immediate = 1;
+	req.op_case = ART17__ADMIN_REQUEST__OP_STAFF_CHANGE;
+	req.staff_change = &cs;
+	if (admin_call(&req, &m, &rep) != 0)
+		return -1;
+	wire_msg_fini(&m);
+	return 0;
+}
+
 static int
 admin_declare(void)
 {
@@ -440,6 +474,8 @@ member_index(const char *id)
 	return strtol(id + 2, NULL, 10) - 1;
 }
 
+static uint64_t g_fb_stored, g_fb_confirmed; /* at the last check */
+
 static int
 owed(uint32_t i, const struct req *r)
 {
@@ -465,20 +501,21 @@ req_index(const char *id)
 static int
 check_store(int trial, uint64_t *acked_out)
 {
-	static const char *const names[] = {"deliveries"};
+	static const char *const names[] = {"deliveries", "feedback"};
 	char path[700];
 	store *s = NULL;
 	store_txn t;
 	store_iter it;
 	MDB_val k, v;
-	uint8_t *have; /* [agent][req]: 1 stored, 2 stored acked */
+	uint8_t *have; /* [agent][req]: 1 stored, 2 stored acked, |4 feedback */
 	uint64_t acked = 0;
 	int bad = 0, rv;
 	uint32_t i;
 	int r;
 
+	g_fb_stored = g_fb_confirmed = 0;
 	snprintf(path, sizeof(path), "%s/db", g_data);
-	if ((rv = store_open(path, names, 1, NULL, &s)) != 0) {
+	if ((rv = store_open(path, names, 2, NULL, &s)) != 0) {
 		msg("trial %d: cannot open the broker's store: %s", trial,
 		    a17_strerror(rv));
 		return 1;
@@ -535,6 +572,38 @@ check_store(int trial, uint64_t *acked_out)
 		bad++;
 	}
 	store_iter_end(&it);
+	/* feedback: key request no (8) | member no (4) | version (4) */
+	store_iter_begin(&t, 1, NULL, 0, &it);
+	while ((rv = store_iter_next(&it, &k, &v)) == 1) {
+		Art17__Feedback *f;
+		const uint8_t *kb = k.mv_data;
+		uint32_t mno;
+		int ri;
+
+		if (k.mv_size != 16) {
+			bad++;
+			continue;
+		}
+		mno = (uint32_t)kb[8] << 24 | (uint32_t)kb[9] << 16 |
+		      (uint32_t)kb[10] << 8 | kb[11];
+		f = art17__feedback__unpack(NULL, v.mv_size, v.mv_data);
+		if (f == NULL) {
+			msg("trial %d: a feedback record does not decode",
+			    trial);
+			bad++;
+			continue;
+		}
+		ri = req_index(f->request_id);
+		if (mno < g_n && ri >= 0)
+			have[(size_t)mno * MAX_REQS + (size_t)ri] |= 4;
+		g_fb_stored++;
+		art17__feedback__free_unpacked(f, NULL);
+	}
+	if (rv < 0) {
+		msg("trial %d: reading feedback: %s", trial, a17_strerror(rv));
+		bad++;
+	}
+	store_iter_end(&it);
 	store_txn_abort(&t);
 	store_close(s);
 
@@ -552,12 +621,22 @@ check_store(int trial, uint64_t *acked_out)
 				    sim_agent_member(a), g_reqs[r].id);
 				bad++;
 			}
+			if (rec.t_feedback_ok_ns != 0 &&
+			    !(have[(size_t)i * MAX_REQS + (size_t)r] & 4)) {
+				msg("trial %d: LOST: the broker confirmed %s's "
+				    "feedback on %s, but its store does not "
+				    "hold it",
+				    trial, sim_agent_member(a), g_reqs[r].id);
+				bad++;
+			}
+			if (rec.t_feedback_ok_ns != 0)
+				g_fb_confirmed++;
 			if (rec.t_receipt_ok_ns != 0 &&
-			    have[(size_t)i * MAX_REQS + (size_t)r] != 2) {
+			    (have[(size_t)i * MAX_REQS + (size_t)r] & 3) != 2) {
 				msg("trial %d: LOST: the broker confirmed %s's "
 				    "receipt for %s, but its store has it %s",
 				    trial, sim_agent_member(a), g_reqs[r].id,
-				    have[(size_t)i * MAX_REQS + (size_t)r]
+				    (have[(size_t)i * MAX_REQS + (size_t)r] & 3)
 				        ? "not acked"
 				        : "not at all");
 				bad++;
@@ -844,7 +923,15 @@ main(int argc, char **argv)
 		if (crypto_key_generate(&k) != 0 ||
 		    admin_member_add(id, k) != 0)
 			return 2;
-		if (i % 2 == 1 && admin_consent(id) != 0)
+		/* the consenting half gets the cooperation requests and
+		 * answers each with feedback, 0 to 300 ms after its receipt
+		 * was confirmed */
+		beh.feedback = i % 2 == 1;
+		beh.feedback_delay_ms = (i * 37) % 301;
+		beh.feedback_status = ART17__FEEDBACK_STATUS__FB_NOT_AFFECTED;
+		beh.feedback_contact = STAFF_ID;
+		if (i % 2 == 1 &&
+		    (admin_consent(id) != 0 || admin_staff(id) != 0))
 			return 2;
 		if (sim_agent_add(g_pool, id, k, &beh, NULL) != 0)
 			return 2;
@@ -967,10 +1054,12 @@ main(int argc, char **argv)
 			broker_kill();
 			return 1;
 		}
-		printf("trial %d: kill %s%s%d ms; %llu copies acked in store; "
-		       "ok\n",
+		printf("trial %d: kill %s%s%d ms; %llu copies acked in store, "
+		       "%llu feedback stored (%llu confirmed to agents); ok\n",
 		       trial, cp ? cp : "after ", cp ? ", " : "",
-		       cp ? 0 : delay_ms, (unsigned long long)acked);
+		       cp ? 0 : delay_ms, (unsigned long long)acked,
+		       (unsigned long long)g_fb_stored,
+		       (unsigned long long)g_fb_confirmed);
 		fflush(stdout);
 		/* park the polls before the next kill; a wedged agent is
 		 * restarted by the next wait_all_done */
@@ -979,14 +1068,21 @@ main(int argc, char **argv)
 			    "on",
 			    trial);
 	}
+	if (g_fb_stored == 0 && g_n > 1) {
+		msg("no feedback reached the broker's store");
+		sim_pool_stop(g_pool);
+		broker_kill();
+		return 1;
+	}
 	printf("a17-torture: %d trials (%d timed kills, %d crash points), "
 	       "%u agents, seed %lu: nothing acknowledged lost, no request "
 	       "twice in an inbox, no gate violation, audit intact; %llu "
-	       "copies acked; %llu transport redeliveries absorbed; %d "
-	       "wedged simulated agents restarted\n",
+	       "copies acked; %llu feedback stored, every one confirmed to "
+	       "an agent among them; %llu transport redeliveries absorbed; "
+	       "%d wedged simulated agents restarted\n",
 	       trials, timed, pointed, g_n, seed,
-	       (unsigned long long)total_acked, (unsigned long long)redelivered,
-	       g_restarts);
+	       (unsigned long long)total_acked, (unsigned long long)g_fb_stored,
+	       (unsigned long long)redelivered, g_restarts);
 	sim_pool_stop(g_pool);
 	broker_kill();
 	if (!keep)
