@@ -1025,13 +1025,16 @@ main(int argc, char **argv)
 				return 2;
 		}
 		if (bad == 0) {
-			char *av[] = {g_ctl_bin, "audit", "verify", NULL};
+			char *av[] = {g_ctl_bin, "-t",     "120",
+			              "audit",   "verify", NULL};
 			char alog[700];
 
 			snprintf(alog, sizeof(alog), "%s/audit-%03d.log", g_tmp,
 			         trial);
-			/* the broker may be busy with the reconnect storm:
-			 * art17ctl waits 10 s for a reply; try three times */
+			/* during a reconnect storm the admin socket's
+			 * replies wait behind TLS handshakes on nng's
+			 * worker threads (docs/reliability.md): give
+			 * art17ctl 120 s a try, three tries */
 			int tries = 0;
 
 			while (run(av, alog) != 0 && ++tries < 3)
