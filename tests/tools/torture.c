@@ -1031,10 +1031,10 @@ main(int argc, char **argv)
 
 			snprintf(alog, sizeof(alog), "%s/audit-%03d.log", g_tmp,
 			         trial);
-			/* during a reconnect storm the admin socket's
-			 * replies wait behind TLS handshakes on nng's
-			 * worker threads (docs/reliability.md): give
-			 * art17ctl 120 s a try, three tries */
+			/* right after a 1,000-agent reconnect storm one
+			 * audit verify got no reply within art17ctl's
+			 * default 10 s, three times (cause not yet
+			 * known; docs/reliability.md): 120 s a try */
 			int tries = 0;
 
 			while (run(av, alog) != 0 && ++tries < 3)
