@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <openssl/pem.h>
@@ -33,6 +35,7 @@
 #include "feedback.h"
 #include "gate.h"
 #include "err.h"
+#include "quota.h"
 #include "log.h"
 #include "wire.h"
 
@@ -62,7 +65,8 @@ typedef struct hctx {
 	member *m;
 	uint64_t cursor;
 	int64_t held_since;
-	uint32_t pipe; /* the connection a held poll came on */
+	uint32_t pipe;  /* the connection a held poll came on */
+	uint32_t rpipe; /* the connection of the request being served, 0 */
 	struct hctx *next_all;
 	struct hctx *next_idle;
 	store_op op;
@@ -110,6 +114,43 @@ static size_t n_seen;
 static size_t seen_max;
 static int64_t seen_floor;
 
+/*
+ * Every agent connection the broker took (NNG_PIPE_EV_ADD_PRE), with its
+ * requests outstanding. Bounded by max_pipes, from the descriptor limit:
+ * the admin socket and the dashboard keep descriptors to work with when
+ * more agents connect than the limit allows (quota.h).
+ */
+typedef struct pipe_ent {
+	uint32_t id;
+	uint32_t inflight; /* requests received and not yet answered */
+	int added;         /* counted in b->n_connected */
+	int refused;       /* over the cap: not counted, closed soon */
+} pipe_ent;
+
+/*
+ * Connections refused at the cap, closed by the sweeper once they are at
+ * least CLOSE_DELAY_MS old. Closing inside NNG_PIPE_EV_ADD_PRE would reach
+ * an nng 1.5.2 dialer while it still reads the SP header: it takes that
+ * for its own socket closing and never dials again (an agent refused once
+ * would stay away for good; seen in fd_limit).
+ */
+#define CLOSE_QUEUE    256
+#define CLOSE_DELAY_MS 100
+static struct {
+	nng_pipe p;
+	int64_t t;
+} close_q[CLOSE_QUEUE];
+static size_t n_close_q;
+
+static void *pipe_tree;
+static uint32_t n_pipes;
+static uint32_t max_pipes = UINT32_MAX;
+static uint64_t nofile;
+/* log lines that peers (or a flood of them) can provoke */
+static quota_rate rl_cap = {10000, 0, 0};
+static quota_rate rl_inflight = {10000, 0, 0};
+static quota_rate rl_nofile = {10000, 0, 0};
+
 static hctx *all_ctx;
 static hctx *idle_ctx;
 static int n_recv;
@@ -127,6 +168,37 @@ cmp_session(const void *a, const void *b)
 	uint32_t x = ((const session *)a)->pipe, y = ((const session *)b)->pipe;
 
 	return x < y ? -1 : x > y;
+}
+
+static int
+cmp_pipe(const void *a, const void *b)
+{
+	uint32_t x = ((const pipe_ent *)a)->id, y = ((const pipe_ent *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The connection's entry, or NULL once it is gone. Caller holds b->mtx. */
+static pipe_ent *
+pipe_find(uint32_t id)
+{
+	pipe_ent q, **r;
+
+	q.id = id;
+	r = tfind(&q, &pipe_tree, cmp_pipe);
+	return r ? *r : NULL;
+}
+
+/* " (N more in the last 10 s)" when a rate limit held lines back. */
+static const char *
+skipped_note(char *buf, size_t len, uint64_t skipped, const quota_rate *r)
+{
+	buf[0] = '\0';
+	if (skipped > 0)
+		snprintf(buf, len, " (%llu more in the last %lld s)",
+		         (unsigned long long)skipped,
+		         (long long)(r->interval_ms / 1000));
+	return buf;
 }
 
 static session *
@@ -242,6 +314,14 @@ hctx_recycle(hctx *h)
 	int recv;
 
 	pthread_mutex_lock(&a17b.mtx);
+	if (h->rpipe != 0) {
+		pipe_ent *e = pipe_find(h->rpipe);
+
+		/* answered (or given up): one fewer outstanding */
+		if (e != NULL && e->inflight > 0)
+			e->inflight--;
+		h->rpipe = 0;
+	}
 	h->m = NULL;
 	recv = !a17b.stopping && n_recv < RECV_MAX;
 	if (recv) {
@@ -1745,6 +1825,62 @@ recv_more(broker *b)
 	}
 }
 
+/*
+ * Counts a request against its connection. Returns 0 when the connection
+ * already has QUOTA_INFLIGHT_MAX requests outstanding: a peer that sends
+ * request after request without reading the replies would make the broker
+ * hold a reply (up to 1 MiB) for each. Such a request is dropped
+ * unanswered, so the connection holds at most the replies it has until it
+ * reads them (then it is served again) or goes away.
+ *
+ * The connection is not closed: with nng 1.5.2, closing a TLS pipe whose
+ * send is stalled on a peer that does not read can wedge nng's pipe
+ * reaper, and every later nng_close with it (seen while writing the
+ * slow_agent test: the broker then ignored SIGTERM).
+ */
+static int
+request_admit(broker *b, hctx *h, nng_msg *msg)
+{
+	nng_pipe p = nng_msg_get_pipe(msg);
+	uint32_t id = nng_pipe_id(p);
+	pipe_ent *e;
+	session *s;
+	char who[80], note[64];
+	uint64_t skipped = 0;
+	int ok = 1, say = 0;
+
+	pthread_mutex_lock(&b->mtx);
+	h->rpipe = 0;
+	if ((e = pipe_find(id)) != NULL) {
+		if (e->refused) {
+			ok = 0; /* over the cap: closed in a moment */
+		} else if (quota_inflight_ok(e->inflight)) {
+			e->inflight++;
+			h->rpipe = id;
+		} else {
+			ok = 0;
+			say = quota_rate_allow(&rl_inflight, wire_now_ms(),
+			                       &skipped);
+			s = session_find(b, id);
+			snprintf(who, sizeof(who), "%s",
+			         s != NULL && s->bound && s->m != NULL
+			             ? s->m->id
+			             : "not authenticated");
+		}
+	}
+	/* no entry: the connection is gone, and so would be any reply */
+	pthread_mutex_unlock(&b->mtx);
+	if (say)
+		log_reject(
+		    "A17-W0121",
+		    "pipe %u (%s): %d requests outstanding without "
+		    "reading the replies; request dropped "
+		    "unanswered%s",
+		    id, who, QUOTA_INFLIGHT_MAX,
+		    skipped_note(note, sizeof(note), skipped, &rl_inflight));
+	return ok;
+}
+
 static void
 hctx_cb(void *arg)
 {
@@ -1764,6 +1900,12 @@ hctx_cb(void *arg)
 		}
 		h->state = HC_BUSY;
 		recv_more(&a17b);
+		if (!request_admit(&a17b, h, nng_aio_get_msg(h->aio))) {
+			nng_msg_free(nng_aio_get_msg(h->aio));
+			nng_aio_set_msg(h->aio, NULL);
+			hctx_recycle(h);
+			return;
+		}
 		handle(h, nng_aio_get_msg(h->aio));
 		return;
 	case HC_SEND:
@@ -1779,6 +1921,99 @@ hctx_cb(void *arg)
 	}
 }
 
+/* The peer's IPv4 address and port, for the log; "?" otherwise. */
+static void
+pipe_addr(nng_pipe p, char *addr, size_t len)
+{
+	nng_sockaddr sa;
+
+	snprintf(addr, len, "?");
+	if (nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) == 0 &&
+	    sa.s_family == NNG_AF_INET) {
+		const uint8_t *ip = (const uint8_t *)&sa.s_in.sa_addr;
+
+		snprintf(addr, len, "%u.%u.%u.%u:%u", ip[0], ip[1], ip[2],
+		         ip[3], (unsigned)ntohs(sa.s_in.sa_port));
+	}
+}
+
+/*
+ * Takes a new agent connection into the table. Over the cap (max_pipes)
+ * it is taken as refused: its requests are dropped and the sweeper closes
+ * it (close_refused), which gives its descriptor back; agents already
+ * connected and the admin socket are not affected. Returns 0 when the
+ * caller must close it now instead (no memory, or the queue is full).
+ */
+static int
+pipe_admit(broker *b, nng_pipe p)
+{
+	pipe_ent *e;
+	uint64_t skipped = 0;
+	uint32_t n;
+	char addr[64], note[64];
+	int full, say = 0, ok = 0;
+	int64_t now = wire_now_ms();
+
+	pthread_mutex_lock(&b->mtx);
+	full = n_pipes >= max_pipes;
+	if ((!full || n_close_q < CLOSE_QUEUE) &&
+	    (e = calloc(1, sizeof(*e))) != NULL) {
+		e->id = nng_pipe_id(p);
+		e->refused = full;
+		if (tsearch(e, &pipe_tree, cmp_pipe) == NULL) {
+			free(e);
+		} else {
+			ok = 1;
+			if (full) {
+				close_q[n_close_q].p = p;
+				close_q[n_close_q++].t = now;
+			} else {
+				n_pipes++;
+			}
+		}
+	}
+	if (full || !ok)
+		say = quota_rate_allow(&rl_cap, now, &skipped);
+	n = n_pipes;
+	pthread_mutex_unlock(&b->mtx);
+	if (say) {
+		pipe_addr(p, addr, sizeof(addr));
+		skipped_note(note, sizeof(note), skipped, &rl_cap);
+		if (full)
+			log_reject("A17-W0122",
+			           "connection from %s: %u agent connections "
+			           "already, the most the descriptor limit "
+			           "(%llu) allows; closed%s",
+			           addr, n, (unsigned long long)nofile, note);
+		else
+			log_warnx("connection from %s: out of memory; "
+			          "closed%s",
+			          addr, note);
+	}
+	return ok;
+}
+
+/* Closes refused connections queued CLOSE_DELAY_MS ago (sweeper). */
+static void
+close_refused(broker *b)
+{
+	nng_pipe q[CLOSE_QUEUE];
+	size_t n = 0, k = 0;
+	int64_t now = wire_now_ms();
+
+	pthread_mutex_lock(&b->mtx);
+	for (size_t i = 0; i < n_close_q; i++) {
+		if (now - close_q[i].t >= CLOSE_DELAY_MS)
+			q[n++] = close_q[i].p;
+		else
+			close_q[k++] = close_q[i];
+	}
+	n_close_q = k;
+	pthread_mutex_unlock(&b->mtx);
+	for (size_t i = 0; i < n; i++)
+		nng_pipe_close(q[i]);
+}
+
 static void
 pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
@@ -1786,6 +2021,7 @@ pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	uint32_t id = nng_pipe_id(p);
 	hctx *held = NULL;
 	session *s;
+	pipe_ent *e;
 
 	if (ev == NNG_PIPE_EV_ADD_PRE) {
 		/* Mutual TLS: the handshake runs in OPTIONAL mode so that a
@@ -1797,33 +2033,37 @@ pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 		    (nng_pipe_get_bool(p, NNG_OPT_TLS_VERIFIED, &verified) !=
 		         0 ||
 		     !verified)) {
-			char addr[64] = "?";
-			nng_sockaddr sa;
+			char addr[64];
 
-			if (nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) == 0 &&
-			    sa.s_family == NNG_AF_INET) {
-				const uint8_t *ip =
-				    (const uint8_t *)&sa.s_in.sa_addr;
-
-				snprintf(addr, sizeof(addr), "%u.%u.%u.%u:%u",
-				         ip[0], ip[1], ip[2], ip[3],
-				         (unsigned)ntohs(sa.s_in.sa_port));
-			}
+			pipe_addr(p, addr, sizeof(addr));
 			log_reject("A17-W0120",
 			           "connection from %s: client certificate did "
 			           "not verify (another CA, expired, revoked, "
 			           "or none)",
 			           addr);
 			nng_pipe_close(p);
+			return;
 		}
+		if (!pipe_admit(b, p))
+			nng_pipe_close(p);
 		return;
 	}
 	pthread_mutex_lock(&b->mtx);
 	if (ev == NNG_PIPE_EV_ADD_POST) {
-		b->n_connected++;
+		/* only connections taken at ADD_PRE count (and uncount) */
+		if ((e = pipe_find(id)) != NULL && !e->added && !e->refused) {
+			e->added = 1;
+			b->n_connected++;
+		}
 	} else if (ev == NNG_PIPE_EV_REM_POST) {
-		if (b->n_connected > 0)
-			b->n_connected--;
+		if ((e = pipe_find(id)) != NULL) {
+			if (e->added && b->n_connected > 0)
+				b->n_connected--;
+			if (!e->refused)
+				n_pipes--;
+			tdelete(e, &pipe_tree, cmp_pipe);
+			free(e);
+		}
 		if ((s = session_find(b, id)) != NULL) {
 			if (s->m != NULL && s->m->pipe == id) {
 				s->m->pipe = 0;
@@ -1847,6 +2087,100 @@ pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 		release_empty(held);
 }
 
+/* Descriptors open in this process now; -1 if /proc cannot say. */
+static long
+fds_in_use(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	long n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1; /* the directory's own */
+}
+
+/*
+ * Run by the sweeper: is a descriptor free? A failed accept in nng is
+ * retried quietly, so this is how the operator learns that connections
+ * (agents, art17ctl, the dashboard) wait for a descriptor. Logged when
+ * it starts, every 10 s while it lasts, and when it ends.
+ */
+static void
+nofile_probe(broker *b)
+{
+	static int64_t since; /* 0: descriptors free at the last probe */
+	static int told;      /* this shortage was logged */
+	int64_t now = wire_now_ms();
+	uint64_t skipped = 0;
+	uint32_t n;
+	int fd, err;
+
+	fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0 && errno == EBADF) /* no stderr: any descriptor will do */
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	err = errno;
+	if (fd >= 0) {
+		close(fd);
+		if (since != 0 && told)
+			log_info("file descriptors available again after "
+			         "%lld ms",
+			         (long long)(now - since));
+		since = 0;
+		told = 0;
+		return;
+	}
+	if (err != EMFILE && err != ENFILE)
+		return;
+	if (since == 0)
+		since = now;
+	if (!quota_rate_allow(&rl_nofile, now, &skipped))
+		return;
+	told = 1;
+	pthread_mutex_lock(&b->mtx);
+	n = n_pipes;
+	pthread_mutex_unlock(&b->mtx);
+	log_warnx("A17-W0123 out of file descriptors (%s; limit %llu, %u "
+	          "agent connections) for %lld ms: new connections, art17ctl "
+	          "and the dashboard wait until one is free",
+	          err == EMFILE ? "this process" : "the whole system",
+	          (unsigned long long)nofile, n, (long long)(now - since));
+}
+
+/*
+ * Sets max_pipes from the descriptor limit and what is open now (the
+ * store, the listening sockets, nng's own), and says so.
+ */
+static void
+fd_budget(void)
+{
+	struct rlimit rl;
+	long in_use = fds_in_use();
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return; /* no limit we can see: no cap */
+	nofile = (uint64_t)rl.rlim_cur;
+	if (in_use < 0)
+		in_use = 64; /* no /proc: a generous guess */
+	max_pipes = quota_conn_max(nofile, (uint64_t)in_use);
+	if (max_pipes == 0)
+		log_warnx("descriptor limit %llu leaves no room for agent "
+		          "connections (%ld in use, %llu reserved): raise it "
+		          "(LimitNOFILE=, ulimit -n)",
+		          (unsigned long long)nofile, in_use,
+		          (unsigned long long)quota_fd_reserve(nofile));
+	else
+		log_info("agents: at most %u connections (descriptor limit "
+		         "%llu: %ld in use, %llu reserved for art17ctl, the "
+		         "dashboard and handshakes)",
+		         max_pipes, (unsigned long long)nofile, in_use,
+		         (unsigned long long)quota_fd_reserve(nofile));
+}
+
 static void *
 sweeper_main(void *arg)
 {
@@ -1862,6 +2196,8 @@ sweeper_main(void *arg)
 			inc_sweep(b);
 			last_sweep = now;
 		}
+		nofile_probe(b);
+		close_refused(b);
 
 		pthread_mutex_lock(&b->mtx);
 		for (uint32_t i = 0; i < b->n_members; i++) {
@@ -2111,6 +2447,7 @@ net_start(broker *b)
 		return A17_EINVAL;
 	}
 	raise_backlog(listener);
+	fd_budget();
 	recv_more(b);
 	if (pthread_create(&sweeper, NULL, sweeper_main, b) != 0)
 		return A17_ENOMEM;
@@ -2154,4 +2491,8 @@ net_stop(broker *b)
 	seen_tail = NULL;
 	n_seen = 0;
 	seen_floor = 0;
+	tdestroy(pipe_tree, free);
+	pipe_tree = NULL;
+	n_pipes = 0;
+	n_close_q = 0;
 }

@@ -10,6 +10,7 @@ A17_PIDS=()
 A17_TMP=${A17_TMP:-$(mktemp -d /tmp/art17-test.XXXXXX)}
 BROKER_PID=
 BROKER_PORT=
+BROKER_PREFIX=
 export ART17_PKI=$A17_TMP/pki
 export ART17_DATA=$A17_TMP/broker
 export ART17_COORDINATOR=alice
@@ -100,9 +101,11 @@ pki_init() {
 }
 
 # start_broker [extra args]: starts the broker on a free port, waits ready.
+# BROKER_PREFIX, if set, is a command that execs it (e.g. "prlimit
+# --nofile=64:64"), so that BROKER_PID is still the broker's.
 start_broker() {
 	[ -n "$BROKER_PORT" ] || BROKER_PORT=$(free_port)
-	"$BIN/broker/art17-broker" -d "$ART17_DATA" -p "$ART17_PKI" \
+	${BROKER_PREFIX:-} "$BIN/broker/art17-broker" -d "$ART17_DATA" -p "$ART17_PKI" \
 		-l "tls+tcp://127.0.0.1:$BROKER_PORT" "$@" \
 		>>"$A17_TMP/broker.log" 2>&1 &
 	BROKER_PID=$!
