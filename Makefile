@@ -40,14 +40,17 @@ fuzz: deps
 		fuzz_record fuzz_config fuzz_scenario
 	cd build-fuzz && A17_LONG=1 ctest --output-on-failure -L fuzz-long $(CTEST_ARGS)
 
-# ThreadSanitizer build (build-tsan); runs the integration tests, whose
-# daemons then report data races (TSAN_OPTIONS halt_on_error=1 makes a race
-# kill the daemon, so the test fails).
+# ThreadSanitizer build (build-tsan); runs the integration tests one by
+# one (tests/tsan.sh), whose daemons then report data races: halt_on_error=1
+# makes a race kill the daemon, and every report is kept in
+# build-tsan/tsan-logs/TEST/, so a race at a daemon's shutdown fails its
+# test too. Every test runs whatever failed before; one line per test and
+# the list of those that failed or raced at the end. CTEST_ARGS selects
+# (e.g. CTEST_ARGS="-R e2e_tls"). Suppressions: tests/tsan.supp.
 tsan: deps
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DA17_TSAN=ON
 	cmake --build build-tsan -j$(JOBS)
-	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-		ctest --output-on-failure --timeout 900 -LE "unit|fuzz|bench" $(CTEST_ARGS)
+	bash tests/tsan.sh build-tsan $(CTEST_ARGS)
 
 # The fan-out benchmark, all four systems side by side (docs/benchmarks.md):
 # N = 1,000 with the restart figure, then N = 10,000 (agents and floor

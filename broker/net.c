@@ -305,6 +305,26 @@ copies_clear(hctx *h)
 	h->n_copies = 0;
 }
 
+/*
+ * Frees what h holds for the request it answers: copies, the opened
+ * message and the receipt's state. h->aux is the op's and is only
+ * forgotten here: the op's done function frees it.
+ */
+static void
+hctx_release(hctx *h)
+{
+	copies_clear(h);
+	h->n_withdrawn = 0;
+	free(h->okv);
+	h->okv = NULL;
+	free(h->raw);
+	h->raw = NULL;
+	h->raw_len = 0;
+	h->rb = NULL;
+	h->aux = NULL;
+	wire_msg_fini(&h->wm);
+}
+
 /* ------------------------------------------------------------ sending */
 
 /* Puts h back to work: receiving if receivers are short, else idle. */
@@ -337,12 +357,19 @@ hctx_recycle(hctx *h)
 		nng_ctx_recv(h->ctx, h->aio);
 }
 
-/* Sends buf (taking it) as the reply on h. */
+/*
+ * Sends buf (taking it) as the reply on h. From here on h is not the
+ * caller's: once nng has it, its completion may recycle it and another
+ * thread may take it for the next request at once. So what h holds for
+ * this request is freed first (buf was already built from it), and the
+ * caller must not touch h after this call (it did: ThreadSanitizer).
+ */
 static void
 hctx_send(hctx *h, uint8_t *buf, size_t len)
 {
 	nng_msg *msg = NULL;
 
+	hctx_release(h);
 	if (buf == NULL || nng_msg_alloc(&msg, 0) != 0 ||
 	    nng_msg_append(msg, buf, len) != 0) {
 		/* cannot answer: the REQ side times out and resends */
@@ -456,8 +483,7 @@ send_deliver(hctx *h)
 	body.deliver = &dl;
 	/* Channel-authenticated: the copies inside carry the broker's
 	 * signature; see docs/protocol.md. */
-	send_body(h, &body, 0);
-	copies_clear(h);
+	send_body(h, &body, 0); /* frees h->copies: see hctx_send */
 	free(rp);
 	free(rs);
 	free(rem);
@@ -848,7 +874,7 @@ done_receipt(void *arg, int rv)
 		log_warnx("receipt from %s: %s", h->m->id, a17_strerror(rv));
 		send_error(h, ART17__ERR_CODE__ERR_INTERNAL, "A17-E0202",
 		           "store failure");
-		goto out;
+		return;
 	}
 	for (size_t i = 0; i < h->rb->n_items; i++) {
 		if (h->okv[i]) {
@@ -863,7 +889,7 @@ done_receipt(void *arg, int rv)
 	if (n_ok == 0) {
 		send_error(h, ART17__ERR_CODE__ERR_NOT_ADDRESSED, "A17-W0112",
 		           "receipt for a copy not addressed to the sender");
-		goto out;
+		return;
 	}
 	a17_crashpoint("broker.after_receipt_commit");
 	seqs = calloc(n_ok, sizeof(*seqs));
@@ -878,15 +904,8 @@ done_receipt(void *arg, int rv)
 	body.hdr = &hdr;
 	body.payload_case = ART17__BODY__PAYLOAD_RECEIPT_OK;
 	body.receipt_ok = &ok;
-	send_body(h, &body, 0);
+	send_body(h, &body, 0); /* frees h->okv, h->raw, h->wm */
 	free(seqs);
-out:
-	free(h->okv);
-	h->okv = NULL;
-	free(h->raw);
-	h->raw = NULL;
-	h->rb = NULL;
-	wire_msg_fini(&h->wm);
 }
 
 /* ------------------------------------------------ accept and consent */
@@ -1014,6 +1033,7 @@ static void
 done_agent_op(void *arg, int rv)
 {
 	hctx *h = arg;
+	void *aux = h->aux; /* a consent_wrap, or NULL */
 	const char *ref = "";
 
 	if (h->wm.body->payload_case == ART17__BODY__PAYLOAD_ACCEPT)
@@ -1035,9 +1055,8 @@ done_agent_op(void *arg, int rv)
 	} else {
 		send_ack(h, ref);
 	}
-	free(h->aux);
-	h->aux = NULL;
-	wire_msg_fini(&h->wm);
+	/* h (its message, which ref points into) is nng's now */
+	free(aux);
 }
 
 typedef struct consent_wrap {
@@ -1207,9 +1226,7 @@ done_feedback(void *arg, int rv)
 		body.feedback_ok = &ok;
 		send_body(h, &body, 0);
 	}
-	free(op);
-	h->aux = NULL;
-	wire_msg_fini(&h->wm);
+	free(op); /* h is nng's now; its message was freed as it went */
 }
 
 /* ------------------------------------------------------- consultations */
@@ -1293,9 +1310,7 @@ done_consult(void *arg, int rv)
 		log_info("consultation %s received from %s", op->id, h->m->id);
 		send_ack(h, op->id);
 	}
-	free(op);
-	h->aux = NULL;
-	wire_msg_fini(&h->wm);
+	free(op); /* h is nng's now; its message was freed as it went */
 }
 
 /* ------------------------------------------------------------ handling */
@@ -1624,13 +1639,9 @@ handle(hctx *h, nng_msg *msg)
 		}
 		h->okv = calloc(h->rb->n_items, 1);
 		if (h->okv == NULL || h->raw == NULL) {
+			/* frees h->okv, h->raw, h->wm */
 			send_error(h, ART17__ERR_CODE__ERR_INTERNAL,
 			           "A17-E0203", "out of memory");
-			free(h->okv);
-			h->okv = NULL;
-			free(h->raw);
-			h->raw = NULL;
-			wire_msg_fini(&h->wm);
 			return;
 		}
 		h->state = HC_BUSY;

@@ -58,9 +58,10 @@ struct sim_agent {
 	nng_aio *saio;
 	int opened;
 	int started;
-	/* driven by the callback only */
-	int state;
-	int io;
+	/* driven by the callback only; state and io are atomic because
+	 * sim_agent_get_stats reads them from another thread (debugging) */
+	atomic_int state;
+	atomic_int io;
 	int next_act;
 	uint32_t keepalive_ms;
 	uint8_t nonce[64];
@@ -201,8 +202,8 @@ sim_agent_get_stats(sim_agent *a, sim_agent_stats *st)
 {
 	pthread_mutex_lock(&a->pool->mtx);
 	*st = a->st;
-	st->state = a->state;
-	st->io = a->io;
+	st->state = atomic_load_explicit(&a->state, memory_order_relaxed);
+	st->io = atomic_load_explicit(&a->io, memory_order_relaxed);
 	pthread_mutex_unlock(&a->pool->mtx);
 }
 

@@ -47,7 +47,11 @@ for m in "${M[@]}"; do wait_for 30 agent_connected "$m" || fail "$m did not conn
 
 agent() { "$BIN/agent/art17-agent" -d "$A17_TMP/agent-$1" "${@:2}"; }
 alive() { kill -0 "${AGENT_PID[$1]}" 2>/dev/null; }
-# restart every agent that is dead (killed or at its crash point)
+# restart every agent that is dead (killed or at its crash point). An
+# agent killed here is waited for first: a process still dying (or not
+# yet reaped) answers kill -0, and was then left dead until the STALL
+# restart below (seen under ThreadSanitizer, whose processes take long
+# to die).
 revive() {
 	local m
 	for m in "${M[@]}"; do
@@ -92,6 +96,7 @@ for trial in $(seq 1 "$TRIALS"); do
 	for m in "${M[@]}"; do
 		if [ $((RANDOM % 3)) = 0 ] && alive "$m"; then
 			kill -KILL "${AGENT_PID[$m]}"
+			wait "${AGENT_PID[$m]}" 2>/dev/null
 			kills=$((kills + 1))
 		fi
 	done
@@ -110,6 +115,7 @@ for trial in $(seq 1 "$TRIALS"); do
 	for m in "${M[@]}"; do
 		if [ $((RANDOM % 2)) = 0 ] && alive "$m"; then
 			kill -KILL "${AGENT_PID[$m]}"
+			wait "${AGENT_PID[$m]}" 2>/dev/null
 			kills=$((kills + 1))
 		fi
 	done
