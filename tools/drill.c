@@ -2334,10 +2334,12 @@ main(int argc, char **argv)
 			goto fail;
 		}
 	t_reg = sim_now_ns();
-	atomic_store(&g_shm->go, 1);
+	/* the real agents connect first: with --connect-burst 0 they are the
+	 * members already online when the simulated ones storm in */
 	for (int i = 0; i < g_real; i++)
 		if (real_start(i) != 0)
 			goto fail;
+	atomic_store(&g_shm->go, 1);
 	/* wait until the agents meant to be online are (bounded) */
 	{
 		uint64_t want = 0, imp = 0;
