@@ -40,16 +40,6 @@ issue() { # title members
 	ctl request issue --kind share --incident "$INC" --title "$1" \
 		--content "content of $1" --secret no --to "$2" | head -n 1
 }
-acked() { # request member...: every named member's copy is acked
-	local st
-	st=$(ctl request status "$1" --json) || return 1
-	shift
-	for m in "$@"; do
-		[ "$(jq -r --arg m "$m" \
-			'.copies[] | select(.member_id == $m) | .state' <<<"$st")" = acked ] ||
-			return 1
-	done
-}
 r0=$(issue before m1,m2)
 wait_for 30 acked "$r0" m1 m2 || fail "before: agents not served"
 echo "limit $NOFILE descriptors, $(fds) open, connection cap $CAP"

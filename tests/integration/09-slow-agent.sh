@@ -52,16 +52,6 @@ big() { # title members: a request with ~400 KiB of content
 		--content-file "$A17_TMP/content-$1.txt" --secret no --to "$2" |
 		head -n 1
 }
-acked() { # request member...
-	local st
-	st=$(ctl request status "$1" --json) || return 1
-	shift
-	for m in "$@"; do
-		[ "$(jq -r --arg m "$m" \
-			'.copies[] | select(.member_id == $m) | .state' <<<"$st")" = acked ] ||
-			return 1
-	done
-}
 served() { # title: a big request to m1,m2, acked within 30 s; prints id
 	local r t0
 	t0=$(now)

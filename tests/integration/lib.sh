@@ -157,3 +157,15 @@ inbox_count() {
 agent_list_json() {
 	"$BIN/agent/art17-agent" -d "$A17_TMP/agent-$1" list --json
 }
+
+# acked REQUEST MEMBER...: every named member's copy of REQUEST is acked
+acked() {
+	local st
+	st=$(ctl request status "$1" --json) || return 1
+	shift
+	for m in "$@"; do
+		[ "$(jq -r --arg m "$m" \
+			'.copies[] | select(.member_id == $m) | .state' <<<"$st")" = acked ] ||
+			return 1
+	done
+}
