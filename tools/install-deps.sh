@@ -17,7 +17,7 @@ python3-jsonschema
 gnuplot-nox
 spin
 clang-format
-curl python3
+curl python3 iproute2
 chromium chromium-driver
 dpkg-dev systemd
 mosquitto libmosquitto-dev

@@ -6,6 +6,11 @@ source "$(dirname "$0")/lib.sh"
 
 pki_init m1 m2 m3
 start_broker --keepalive 2000
+# the broker raises nng's accept backlog of 128 (connection storms,
+# docs/reliability.md) to 4096, capped by net.core.somaxconn
+want=$(($(cat /proc/sys/net/core/somaxconn) < 4096 ? $(cat /proc/sys/net/core/somaxconn) : 4096))
+backlog=$(ss -ltnH "( sport = :$BROKER_PORT )" | awk '{print $3}')
+[ "$backlog" = "$want" ] || fail "agent listener backlog $backlog, want $want"
 for m in m1 m2 m3; do add_member "$m"; done
 for m in m1 m2 m3; do start_agent "$m"; done
 for m in m1 m2 m3; do
