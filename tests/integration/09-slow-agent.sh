@@ -60,16 +60,21 @@ served() { # title: a big request to m1,m2, acked within 30 s; prints id
 	echo "$r"
 	echo "$1: acked by both real agents in $(calc "$(now) - $t0") s" >&2
 }
+SLOWN=0
 slowclients() { # polls: the slow clients in the background, until polling
+	# a new output file each round: the parent must never read the last
+	# round's file before the background child has truncated it
+	SLOWN=$((SLOWN + 1))
+	SLOWOUT="$A17_TMP/slow-$SLOWN.out"
 	"$SLOW" -k "$1" -r 0 -t "$HOLD" 127.0.0.1 "$BROKER_PORT" \
 		$(for s in "${S[@]}"; do echo "$ART17_PKI/agents/$s"; done) \
-		>"$A17_TMP/slow.out" 2>&1 &
+		>"$SLOWOUT" 2>&1 &
 	SLOWPID=$!
-	# (a connection still not through after 10 s is named in slow.out)
-	wait_for 45 grep -q "of $NS polling" "$A17_TMP/slow.out" ||
-		fail "slow clients: $(cat "$A17_TMP/slow.out")"
-	grep -q "$NS of $NS polling" "$A17_TMP/slow.out" ||
-		fail "slow clients: $(cat "$A17_TMP/slow.out")"
+	# (a connection still not through after 10 s is named in the output)
+	wait_for 45 grep -q "of $NS polling" "$SLOWOUT" ||
+		fail "slow clients: $(cat "$SLOWOUT")"
+	grep -q "$NS of $NS polling" "$SLOWOUT" ||
+		fail "slow clients: $(cat "$SLOWOUT")"
 }
 delivered() { # request: every slow member's copy went out
 	ctl request status "$1" --json |
@@ -99,7 +104,7 @@ rss1=$(rss)
 q1=$(sendq)
 r1=$(served during-slow)
 echo "1: $NS slow agents, one ${DELIVER} KiB Deliver each: broker RSS +$((rss1 - rss0)) KiB ($(((rss1 - rss0) / NS)) KiB per slow agent); $q1 KiB in the kernel's send buffers"
-wait "$SLOWPID" || fail "slow clients: $(cat "$A17_TMP/slow.out")"
+wait "$SLOWPID" || fail "slow clients: $(cat "$SLOWOUT")"
 sleep 1
 echo "1: after they left: broker RSS +$(($(rss) - rss0)) KiB"
 
@@ -115,7 +120,7 @@ pipelined() { # round
 	served "during-pipelined-$1" >>"$A17_TMP/served"
 	per=$(((peak - rss0) / NS))
 	echo "2$1: $NS slow agents, 32 polls each: broker RSS +$((peak - rss0)) KiB ($per KiB per slow agent, at most 9 replies of $DELIVER KiB held each); $q2 KiB in the kernel's send buffers"
-	wait "$SLOWPID" || fail "slow clients: $(cat "$A17_TMP/slow.out")"
+	wait "$SLOWPID" || fail "slow clients: $(cat "$SLOWOUT")"
 	# 3. gone: their connections close and the broker lets go
 	wait_for 10 gone || fail "the slow clients' connections are still open in the broker"
 }

@@ -105,6 +105,9 @@ pki_init() {
 # --nofile=64:64"), so that BROKER_PID is still the broker's.
 start_broker() {
 	[ -n "$BROKER_PORT" ] || BROKER_PORT=$(free_port)
+	# the log is appended to across restarts: wait for one more "ready:"
+	local ready
+	ready=$(grep -c "ready:" "$A17_TMP/broker.log" 2>/dev/null) || ready=0
 	${BROKER_PREFIX:-} "$BIN/broker/art17-broker" -d "$ART17_DATA" -p "$ART17_PKI" \
 		-l "tls+tcp://127.0.0.1:$BROKER_PORT" "$@" \
 		>>"$A17_TMP/broker.log" 2>&1 &
@@ -112,8 +115,12 @@ start_broker() {
 	A17_PIDS+=("$BROKER_PID")
 	wait_for 20 test -S "$ART17_DATA/admin.sock" ||
 		fail "broker did not start"
-	wait_for 20 grep -q "ready:" "$A17_TMP/broker.log" ||
+	wait_for 20 broker_ready_after "$ready" ||
 		fail "broker not ready"
+}
+
+broker_ready_after() { # N: the log holds more than N "ready:" lines
+	[ "$(grep -c "ready:" "$A17_TMP/broker.log")" -gt "$1" ]
 }
 
 stop_broker() {
