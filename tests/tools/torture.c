@@ -74,6 +74,15 @@
  * and wastes the handshake it was waiting for.
  */
 #define WAIT_ALL_MS (60000 + (int)g_n * 150)
+/*
+ * No simulated agent made any progress (a session, a copy, a receipt, a
+ * feedback) for this long while the broker ran and work was owed: nng
+ * 1.5.2's reaper thread in this process is stuck (docs/reliability.md),
+ * so no agent of the process will dial again. The run ends with
+ * EXIT_STALLED after the trials it completed, each fully checked.
+ */
+#define STALL_MS     120000
+#define EXIT_STALLED 3
 
 static char g_tmp[512];
 static char g_pki[600], g_data[600], g_broker_bin[PATH_MAX],
@@ -705,7 +714,50 @@ all_done(void)
 	return 1;
 }
 
-static int g_restarts; /* simulated agents found wedged and restarted */
+static int g_restarts;  /* simulated agents found wedged and restarted */
+static int g_trials_ok; /* trials completed and checked */
+
+/* Everything the simulated agents achieved so far, as one number. */
+static uint64_t
+progress(void)
+{
+	sim_counts c;
+	uint64_t n;
+	uint32_t i;
+
+	sim_pool_counts(g_pool, &c);
+	n = c.copies + c.receipts_ok + c.feedback_ok;
+	for (i = 0; i < g_n; i++) {
+		sim_agent_stats st;
+
+		sim_agent_get_stats(sim_pool_agent(g_pool, i), &st);
+		n += st.welcomes;
+	}
+	return n;
+}
+
+/* Ends the run: the harness's own nng is wedged, not the broker. */
+static void
+stalled(const char *where)
+{
+	char cmd[700];
+
+	snprintf(cmd, sizeof(cmd),
+	         "gdb -p %d -batch -ex 'thread apply all bt' >%s/stall-bt.txt "
+	         "2>&1",
+	         (int)getpid(), g_tmp);
+	msg("%s: no simulated agent made progress for %d s while the broker "
+	    "ran: this process's nng reaper is stuck (nng 1.5.2; "
+	    "docs/reliability.md); thread stacks in %s/stall-bt.txt",
+	    where, STALL_MS / 1000, g_tmp);
+	if (system(cmd) != 0)
+		msg("(gdb could not take the stacks)");
+	printf("a17-torture: stalled after %d trials completed and checked\n",
+	       g_trials_ok);
+	fflush(stdout);
+	broker_kill();
+	_exit(EXIT_STALLED);
+}
 
 /* Restarts every agent that lacks a request it is owed. */
 static int
@@ -757,9 +809,19 @@ static int
 wait_all_done(int timeout_ms)
 {
 	int64_t end = sim_now_ns() + (int64_t)timeout_ms * 1000000;
+	int64_t moved = sim_now_ns();
+	uint64_t seen = progress();
 	int restarted = 0;
 
 	while (!all_done()) {
+		uint64_t now = progress();
+
+		if (now != seen || !broker_alive()) {
+			seen = now;
+			moved = sim_now_ns();
+		} else if (sim_now_ns() - moved > (int64_t)STALL_MS * 1000000) {
+			stalled("waiting for every agent");
+		}
 		if (sim_now_ns() > end) {
 			if (restarted || restart_lacking(-1) == 0)
 				return -1;
@@ -1043,8 +1105,11 @@ main(int argc, char **argv)
 			report_missing(trial);
 			bad++;
 		}
-		if (bad == 0) {
-			/* and once more with everything in */
+		if (bad == 0 && trial == trials) {
+			/* and once more with everything in (earlier trials
+			 * get this check from the next trial's kill, which
+			 * checks every request so far: one reconnect storm
+			 * a trial instead of two) */
 			broker_kill();
 			bad = check_store(trial, &acked);
 			if (broker_start(NULL) != 0)
@@ -1090,6 +1155,7 @@ main(int argc, char **argv)
 		       (unsigned long long)g_fb_stored,
 		       (unsigned long long)g_fb_confirmed);
 		fflush(stdout);
+		g_trials_ok = trial;
 		/* park the polls before the next kill; a wedged agent is
 		 * restarted by the next wait_all_done */
 		if (sim_pool_wait(g_pool, pred_polling, &g_n, WAIT_ALL_MS) != 0)
