@@ -100,6 +100,12 @@ usage(FILE *f)
 	    "address)\n"
 	    "      --insecure     allow plain tcp:// (loopback only)\n"
 	    "      --nosync       do not fsync (drills and tests only)\n"
+	    "      --stall-exit S exit with status 75 (to be started again) "
+	    "when there has\n"
+	    "                     been no session for S seconds and nng has "
+	    "not tried to\n"
+	    "                     connect once in that time (default 900; 0 "
+	    "off)\n"
 	    "      --user NAME    when started as root, run as NAME once the "
 	    "keys,\n"
 	    "                     store and socket are open\n"
@@ -107,7 +113,8 @@ usage(FILE *f)
 	    "  -h, --help, -V, --version\n"
 	    "\n"
 	    "Exit status: 0 success, 1 failure, 2 usage error, 3 denied "
-	    "(reshare-check),\n4 not found, 78 configuration error.\n");
+	    "(reshare-check),\n4 not found, 75 nng stopped connecting (run: "
+	    "--stall-exit), 78 configuration error.\n");
 }
 
 /* The marking in force: the latest revision pushed, else the original. */
@@ -828,6 +835,7 @@ main(int argc, char **argv)
 	    {"ref", required_argument, NULL, 'R'},
 	    {"out", required_argument, NULL, 'O'},
 	    {"syslog", no_argument, NULL, 'L'},
+	    {"stall-exit", required_argument, NULL, 'W'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -847,6 +855,7 @@ main(int argc, char **argv)
 	cfg.url = "tls+tcp://127.0.0.1:7017";
 	cfg.verbose = LOG_LVL_INFO;
 	cfg.hook_timeout_s = 10;
+	cfg.stall_exit_s = 900;
 
 	while ((c = getopt_long(argc, argv, "+d:f:nvhV", gopts, NULL)) != -1) {
 		switch (c) {
@@ -957,6 +966,20 @@ main(int argc, char **argv)
 		case 'L':
 			cfg.use_syslog = 1;
 			break;
+		case 'W': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*optarg == '\0' || *end != '\0' || v < 0 ||
+			    v > 86400) {
+				fprintf(stderr,
+				        "art17-agent: --stall-exit: "
+				        "give 0 (off) to 86400 seconds\n");
+				return 2;
+			}
+			cfg.stall_exit_s = (int)v;
+			break;
+		}
 		case 'v':
 			verbose++;
 			break;

@@ -30,6 +30,9 @@ enum {
 	OUT_CONSULT = 6,
 };
 
+/* link_run's exit status when nng stopped dialing (see stalled()) */
+#define A17_EXIT_STALLED 75
+
 typedef struct agent_cfg {
 	const char *datadir;
 	const char *keydir;
@@ -45,6 +48,7 @@ typedef struct agent_cfg {
 	const char *hook_overdue;
 	const char *hook_withdrawal;
 	int hook_timeout_s;
+	int stall_exit_s; /* exit when nng stopped dialing this long; 0 off */
 } agent_cfg;
 
 /* inbox.c */

@@ -26,6 +26,7 @@ enum {
 	K_OVERDUE,
 	K_WITHDRAWAL,
 	K_TIMEOUT,
+	K_STALL,
 	K_COUNT
 };
 
@@ -81,6 +82,8 @@ read_conf(const char *path, const void *buf, size_t len, agent_cfg *cfg,
 	                      &cfg->hook_withdrawal},
 	    [K_TIMEOUT] = {"hooks", "timeout", CONF_INT, 1, 300,
 	                   &cfg->hook_timeout_s},
+	    [K_STALL] = {"agent", "stall_exit", CONF_INT, 0, 86400,
+	                 &cfg->stall_exit_s},
 	    [K_COUNT] = {NULL, NULL, CONF_STR, 0, 0, NULL},
 	};
 	int line[K_COUNT] = {0};

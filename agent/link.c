@@ -51,6 +51,12 @@ typedef struct link {
 	int stop;
 	int kick;
 	uint32_t keepalive_ms;
+	/* the stall watchdog (stalled()) */
+	int64_t unauthed_ms; /* (mtx) when the session was lost, 0: have one */
+	int frozen;          /* (mtx) A17_FAULT=agent.freeze_dialer applied */
+	int send_stuck;      /* the last hello could not even be sent */
+	uint64_t dial_sum;   /* the dialer's counters, summed */
+	int64_t dial_moved_ms, stat_ms;
 } link_t;
 
 static volatile sig_atomic_t got_signal;
@@ -117,7 +123,10 @@ call(link_t *l, nng_ctx ctx, nng_aio *aio, uint8_t *buf, size_t len,
 	nng_aio_set_timeout(aio, 5000);
 	nng_ctx_send(ctx, aio);
 	nng_aio_wait(aio);
-	if ((rv = nng_aio_result(aio)) != 0) {
+	rv = nng_aio_result(aio);
+	if (nng_ctx_id(ctx) == nng_ctx_id(l->poll_ctx))
+		l->send_stuck = rv == NNG_ETIMEDOUT; /* no pipe took it */
+	if (rv != 0) {
 		nng_msg_free(nng_aio_get_msg(aio));
 		return a17_err_nng(rv);
 	}
@@ -218,6 +227,7 @@ hello(link_t *l)
 	pthread_mutex_lock(&l->mtx);
 	l->keepalive_ms = m.body->welcome->keepalive_ms;
 	l->authed = 1;
+	l->unauthed_ms = 0;
 	pthread_cond_broadcast(&l->cv);
 	pthread_mutex_unlock(&l->mtx);
 	wire_msg_fini(&m);
@@ -374,12 +384,86 @@ take_deliver(link_t *l, Art17__Deliver *d, uint64_t *cursor)
 	return rv;
 }
 
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The session is gone (either thread). */
 static void
 deauth(link_t *l)
 {
+	int freeze;
+
 	pthread_mutex_lock(&l->mtx);
 	l->authed = 0;
+	if (l->unauthed_ms == 0)
+		l->unauthed_ms = mono_ms();
+	freeze = !l->frozen && a17_fault("agent.freeze_dialer");
+	l->frozen |= freeze;
 	pthread_mutex_unlock(&l->mtx);
+	if (freeze) {
+		/* tests: a dialer that never dials again, as a stuck nng
+		 * reaper leaves it (docs/reliability.md) */
+		log_warnx("A17_FAULT agent.freeze_dialer: dialer closed");
+		nng_dialer_close(l->dialer);
+	}
+}
+
+/* Every attempt the dialer made (connected, refused, timed out, failed
+ * TLS...): nng's statistics for it, summed; 0 if it has none. */
+static uint64_t
+dial_activity(link_t *l)
+{
+	nng_stat *root, *d, *c;
+	uint64_t sum = 0;
+
+	if (nng_stats_get(&root) != 0)
+		return 0;
+	if ((d = nng_stat_find_dialer(root, l->dialer)) != NULL)
+		for (c = nng_stat_child(d); c != NULL; c = nng_stat_next(c))
+			if (nng_stat_type(c) == NNG_STAT_COUNTER)
+				sum += nng_stat_value(c);
+	nng_stats_free(root);
+	return sum;
+}
+
+/*
+ * The watchdog. nng 1.5.2 can leave its reaper thread stuck on a closed
+ * connection (issues #1543 and #1813 upstream; seen in our torture
+ * harness). nng redials only after the reaper let go of the old
+ * connection, so the agent would then never reach the broker again. The
+ * sign: no session for stall_exit_s, every hello timed out before nng
+ * found a connection to send it on, and the dialer made no attempt at all
+ * in that time (a broker that is down or refuses us makes its counters
+ * move). Then only a new process helps.
+ */
+static int
+stalled(link_t *l)
+{
+	int64_t now = mono_ms(), limit = (int64_t)l->cfg->stall_exit_s * 1000;
+	int64_t since;
+	uint64_t sum;
+
+	pthread_mutex_lock(&l->mtx);
+	since = l->unauthed_ms;
+	pthread_mutex_unlock(&l->mtx);
+	if (limit <= 0 || since == 0)
+		return 0;
+	if (l->stat_ms == 0 || now - l->stat_ms >= 5000) {
+		l->stat_ms = now;
+		sum = dial_activity(l);
+		if (l->dial_moved_ms == 0 || sum != l->dial_sum) {
+			l->dial_sum = sum;
+			l->dial_moved_ms = now;
+		}
+	}
+	return l->send_stuck && now - since >= limit &&
+	       now - l->dial_moved_ms >= limit;
 }
 
 static const char *
@@ -768,12 +852,13 @@ link_run(const agent_cfg *cfg)
 	char path[4096];
 	pthread_t sender;
 	uint64_t cursor = 0;
-	int backoff = 100, rv;
+	int backoff = 100, rv, exit_code = 0;
 	struct sigaction sa;
 
 	memset(&l, 0, sizeof(l));
 	l.cfg = cfg;
 	l.keepalive_ms = 30000;
+	l.unauthed_ms = mono_ms(); /* no session yet */
 	pthread_mutex_init(&l.mtx, NULL);
 	pthread_cond_init(&l.cv, NULL);
 
@@ -828,12 +913,17 @@ link_run(const agent_cfg *cfg)
 		pthread_mutex_unlock(&l.mtx);
 		if (!authed) {
 			if (hello(&l) != 0) {
+				if (stalled(&l)) {
+					exit_code = A17_EXIT_STALLED;
+					break;
+				}
 				usleep((useconds_t)backoff * 1000);
 				backoff =
 				    backoff * 2 > 5000 ? 5000 : backoff * 2;
 				continue;
 			}
 			backoff = 100;
+			l.dial_moved_ms = 0;
 		}
 		wire_header_init(&hdr, id, ART17__MSG_KIND__MSG_POLL,
 		                 cfg->member, 0);
@@ -872,6 +962,24 @@ link_run(const agent_cfg *cfg)
 		wire_msg_fini(&m);
 	}
 
+	if (exit_code == A17_EXIT_STALLED) {
+		log_warnx("A17-E0503 no session with the broker for %d s, and "
+		          "nng has not tried to connect once in that time "
+		          "(stuck inside nng 1.5.2; see art17-agent(8)): "
+		          "exiting with status %d so that the service manager "
+		          "starts the agent again",
+		          cfg->stall_exit_s, A17_EXIT_STALLED);
+		/* the inbox is closed cleanly; nng_close is skipped, as it
+		 * would wait for the stuck thread for ever */
+		pthread_mutex_lock(&l.mtx);
+		l.stop = 1;
+		pthread_cond_broadcast(&l.cv);
+		pthread_mutex_unlock(&l.mtx);
+		pthread_join(sender, NULL);
+		hooks_stop();
+		store_close(l.st);
+		_exit(A17_EXIT_STALLED);
+	}
 	log_info("stopping");
 	pthread_mutex_lock(&l.mtx);
 	l.stop = 1;

@@ -185,6 +185,14 @@ a17_err_ossl(void)
 
 static atomic_int crash_hits;
 
+int
+a17_fault(const char *name)
+{
+	const char *spec = getenv("A17_FAULT");
+
+	return spec != NULL && strcmp(spec, name) == 0;
+}
+
 void
 a17_crashpoint(const char *name)
 {

@@ -57,4 +57,11 @@ int a17_err_ossl(void);
  */
 void a17_crashpoint(const char *name);
 
+/*
+ * Fault injection for tests of what recovers from a fault we cannot
+ * cause on demand (e.g. a stuck nng). Returns 1 if the environment
+ * variable A17_FAULT equals `name`, else 0. Cheap when unset.
+ */
+int a17_fault(const char *name);
+
 #endif
