@@ -53,7 +53,6 @@ typedef struct link {
 	uint32_t keepalive_ms;
 	/* the stall watchdog (stalled()) */
 	int64_t unauthed_ms; /* (mtx) when the session was lost, 0: have one */
-	int frozen;          /* (mtx) A17_FAULT=agent.freeze_dialer applied */
 	int send_stuck;      /* the last hello could not even be sent */
 	uint64_t dial_sum;   /* the dialer's counters, summed */
 	int64_t dial_moved_ms, stat_ms;
@@ -397,21 +396,28 @@ mono_ms(void)
 static void
 deauth(link_t *l)
 {
-	int freeze;
-
 	pthread_mutex_lock(&l->mtx);
 	l->authed = 0;
 	if (l->unauthed_ms == 0)
 		l->unauthed_ms = mono_ms();
-	freeze = !l->frozen && a17_fault("agent.freeze_dialer");
-	l->frozen |= freeze;
 	pthread_mutex_unlock(&l->mtx);
-	if (freeze) {
-		/* tests: a dialer that never dials again, as a stuck nng
-		 * reaper leaves it (docs/reliability.md) */
-		log_warnx("A17_FAULT agent.freeze_dialer: dialer closed");
-		nng_dialer_close(l->dialer);
-	}
+}
+
+/*
+ * Tests (A17_FAULT=agent.jam_reaper): nng runs this on its reaper thread
+ * when it takes a closed connection apart; blocking here jams the reaper
+ * for good, as the nng 1.5.2 defect does.
+ */
+static void
+jam_reaper(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	(void)p;
+	(void)ev;
+	(void)arg;
+	log_warnx("A17_FAULT agent.jam_reaper: nng's reaper thread stops "
+	          "here");
+	for (;;)
+		pause();
 }
 
 /* Every attempt the dialer made (connected, refused, timed out, failed
@@ -758,6 +764,8 @@ setup_socket(link_t *l)
 		          l->cfg->url);
 		return A17_EINVAL;
 	}
+	if (a17_fault("agent.jam_reaper"))
+		nng_pipe_notify(l->sock, NNG_PIPE_EV_REM_POST, jam_reaper, l);
 	if ((rv = nng_dialer_start(l->dialer, NNG_FLAG_NONBLOCK)) != 0) {
 		log_warnx("dial %s: %s", l->cfg->url, nng_strerror(rv));
 		return a17_err_nng(rv);

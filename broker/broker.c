@@ -56,6 +56,11 @@ usage(FILE *f)
 	       "      --user NAME    when started as root, drop to this user "
 	       "after binding\n"
 	       "      --syslog       log to syslog instead of stderr\n"
+	       "      --stall-exit S exit with status 75 (to be started "
+	       "again) when nng's\n"
+	       "                     reaper thread has been stuck for S "
+	       "seconds (default 300;\n"
+	       "                     0 off)\n"
 	       "      --dashboard URL  serve the dashboard and /metrics on URL "
 	       "(loopback http://)\n"
 	       "      --dashboard-auth FILE  bearer token file for them (mode "
@@ -130,6 +135,7 @@ main(int argc, char **argv)
 	    {"confirm-window", required_argument, NULL, 'W'},
 	    {"dashboard", required_argument, NULL, 'H'},
 	    {"dashboard-auth", required_argument, NULL, 'A'},
+	    {"stall-exit", required_argument, NULL, 'X'},
 	    {"config", required_argument, NULL, 'f'},
 	    {"check", no_argument, NULL, 'n'},
 	    {"verbose", no_argument, NULL, 'v'},
@@ -156,6 +162,7 @@ main(int argc, char **argv)
 	b->cfg.flag_quorum = 1;
 	b->cfg.staff_delay_days = 5;
 	b->cfg.confirm_window_ms = 15 * 60 * 1000;
+	b->cfg.stall_exit_s = 300;
 
 	/* first pass: only -f and -n, so the file is read before the flags */
 	opterr = 0;
@@ -246,6 +253,20 @@ main(int argc, char **argv)
 		case 'N':
 			b->cfg.nosync = 1;
 			break;
+		case 'X': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*optarg == '\0' || *end != '\0' || v < 0 ||
+			    v > 86400) {
+				fprintf(stderr,
+				        "art17-broker: --stall-exit: "
+				        "give 0 (off) to 86400 seconds\n");
+				return 2;
+			}
+			b->cfg.stall_exit_s = (int)v;
+			break;
+		}
 		case 'S':
 			use_syslog = 1;
 			break;

@@ -92,7 +92,11 @@ typedef struct broker_cfg {
 	int confirm_window_ms; /* how long a flag waits for confirmation */
 	const char *http_listen;    /* dashboard and metrics; NULL: off */
 	const char *http_auth_file; /* the dashboard's bearer token (0600) */
+	int stall_exit_s; /* exit 75 when nng's reaper is stuck this long */
 } broker_cfg;
+
+/* the broker's exit status when nng's reaper is stuck (net.c) */
+#define A17_EXIT_STALLED 75
 
 typedef struct broker {
 	broker_cfg cfg;

@@ -34,6 +34,7 @@ enum {
 	K_VERBOSE,
 	K_HTTP,
 	K_AUTH,
+	K_STALL,
 	K_COUNT
 };
 
@@ -161,6 +162,8 @@ read_conf(const char *path, const void *buf, size_t len, broker_cfg *cfg,
 	                &cfg->http_listen},
 	    [K_AUTH] = {"dashboard", "auth_file", CONF_STR, 0, 0,
 	                &cfg->http_auth_file},
+	    [K_STALL] = {"broker", "stall_exit", CONF_INT, 0, 86400,
+	                 &cfg->stall_exit_s},
 	    [K_COUNT] = {NULL, NULL, CONF_STR, 0, 0, NULL},
 	};
 	int line[K_COUNT] = {0};

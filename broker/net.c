@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <search.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@
 #include "gate.h"
 #include "err.h"
 #include "quota.h"
+#include "reaper.h"
 #include "log.h"
 #include "wire.h"
 
@@ -2034,6 +2036,15 @@ pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	session *s;
 	pipe_ent *e;
 
+	if (ev == NNG_PIPE_EV_REM_POST && a17_fault("broker.jam_reaper")) {
+		/* tests: this runs on nng's reaper thread; blocking here
+		 * jams it for good, as the nng 1.5.2 defect does */
+		log_warnx("A17_FAULT broker.jam_reaper: nng's reaper thread "
+		          "stops here");
+		for (;;)
+			pause();
+	}
+
 	if (ev == NNG_PIPE_EV_ADD_PRE) {
 		/* Mutual TLS: the handshake runs in OPTIONAL mode so that a
 		 * certificate that does not verify (another CA, expired,
@@ -2192,6 +2203,8 @@ fd_budget(void)
 		         (unsigned long long)quota_fd_reserve(nofile));
 }
 
+static void probe_tick(broker *b);
+
 static void *
 sweeper_main(void *arg)
 {
@@ -2209,6 +2222,7 @@ sweeper_main(void *arg)
 		}
 		nofile_probe(b);
 		close_refused(b);
+		probe_tick(b);
 
 		pthread_mutex_lock(&b->mtx);
 		for (uint32_t i = 0; i < b->n_members; i++) {
@@ -2235,6 +2249,63 @@ sweeper_main(void *arg)
 		usleep(200 * 1000);
 	}
 	return NULL;
+}
+
+/*
+ * The reaper watchdog. nng 1.5.2 can leave its reaper thread stuck on a
+ * closed connection (docs/reliability.md). Nothing closed after that is
+ * ever freed: each agent that disconnects keeps its descriptor, until the
+ * connection cap refuses agents. Every 5 s the sweeper kicks a private
+ * probe (lib/reaper.h); no new probe connection within stall_exit_s:
+ * exit 75 for the service manager to start the broker again (what is
+ * committed is safe: the broker is built to be killed at any point).
+ */
+#define PROBE_EVERY 5000
+
+static reaper_probe *probe;
+static int64_t probe_t0, probe_last; /* waiting since; last good */
+
+static void
+probe_start(broker *b)
+{
+	int rv;
+
+	if (b->cfg.stall_exit_s <= 0)
+		return;
+	if ((rv = reaper_probe_open("broker", &probe)) != 0) {
+		log_warnx("reaper watchdog off: %s", a17_strerror(rv));
+		return;
+	}
+	probe_t0 = wire_now_ms(); /* until the first connection */
+}
+
+static void
+probe_tick(broker *b)
+{
+	int64_t now = wire_now_ms();
+
+	if (probe == NULL)
+		return;
+	if (probe_t0 != 0) {
+		if (reaper_probe_done(probe)) {
+			probe_t0 = 0;
+			probe_last = now;
+		} else if (now - probe_t0 >=
+		           (int64_t)b->cfg.stall_exit_s * 1000) {
+			log_warnx(
+			    "A17-E0124 nng's reaper thread has been stuck "
+			    "for %d s (nng 1.5.2; closed connections are "
+			    "no longer freed): exiting with status %d so "
+			    "that the service manager starts the broker "
+			    "again",
+			    b->cfg.stall_exit_s, A17_EXIT_STALLED);
+			/* no nng_close: it would wait for the reaper */
+			_exit(A17_EXIT_STALLED);
+		}
+		return;
+	}
+	if (now - probe_last >= PROBE_EVERY && reaper_probe_kick(probe))
+		probe_t0 = now;
 }
 
 static int
@@ -2460,6 +2531,7 @@ net_start(broker *b)
 	raise_backlog(listener);
 	fd_budget();
 	recv_more(b);
+	probe_start(b);
 	if (pthread_create(&sweeper, NULL, sweeper_main, b) != 0)
 		return A17_ENOMEM;
 	sweeper_started = 1;
@@ -2475,6 +2547,8 @@ net_stop(broker *b)
 	b->stopping = 1;
 	if (sweeper_started)
 		pthread_join(sweeper, NULL);
+	reaper_probe_close(probe);
+	probe = NULL;
 	nng_close(b->agent_sock);
 	for (h = all_ctx; h != NULL; h = h->next_all)
 		nng_aio_stop(h->aio);

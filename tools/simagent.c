@@ -217,6 +217,49 @@ rec_find(sim_agent *a, const char *request_id)
 	return NULL;
 }
 
+static void fb_enqueue(sim_agent *a, const sim_copy_rec *r, int64_t now);
+
+int
+sim_agent_preload(sim_agent *a, const sim_copy_rec *recs, size_t n)
+{
+	sim_pool *p = a->pool;
+	uint64_t cursor = 0, redo = 0;
+	int64_t now = sim_now_ns();
+	size_t i;
+
+	if (a->started || a->n_recs != 0)
+		return A17_EINVAL;
+	if (n == 0)
+		return 0;
+	if ((a->recs = malloc(n * sizeof(*recs))) == NULL)
+		return A17_ENOMEM;
+	memcpy(a->recs, recs, n * sizeof(*recs));
+	a->n_recs = a->cap_recs = n;
+	pthread_mutex_lock(&p->mtx);
+	for (i = 0; i < n; i++) {
+		sim_copy_rec *r = &a->recs[i];
+
+		if (r->seq > cursor)
+			cursor = r->seq;
+		if (r->t_receipt_ok_ns == 0) {
+			if (redo == 0 || r->seq < redo)
+				redo = r->seq;
+		} else {
+			a->st.receipts_ok++;
+			p->counts.receipts_ok++;
+			if (r->t_feedback_ok_ns == 0)
+				fb_enqueue(a, r, now);
+			else
+				p->counts.feedback_ok++;
+		}
+		a->st.copies++;
+		p->counts.copies++;
+	}
+	a->st.cursor = redo != 0 ? redo - 1 : cursor;
+	pthread_mutex_unlock(&p->mtx);
+	return 0;
+}
+
 int
 sim_agent_find_copy(sim_agent *a, const char *request_id, sim_copy_rec *out)
 {

@@ -237,6 +237,15 @@ int sim_pool_wait(sim_pool *p, int (*pred)(const sim_counts *, void *),
 void sim_agent_get_stats(sim_agent *a, sim_agent_stats *st);
 
 /*
+ * Before sim_agent_start: the inbox this agent had in another process
+ * (a17-torture --resume). Copies whose receipt was never confirmed are
+ * asked for again (the poll cursor goes back before the first of them;
+ * what comes again counts as a transport redelivery), and confirmed
+ * copies without confirmed feedback get their feedback queued again.
+ */
+int sim_agent_preload(sim_agent *a, const sim_copy_rec *recs, size_t n);
+
+/*
  * Finds the copy of request_id this agent received; 0 and *out filled, or
  * A17_ENOTFOUND.
  */

@@ -6,10 +6,13 @@
 #   short (default suite): A17_TORTURE_AGENTS (100) agents, 3 trials
 #   long (label torture, A17_LONG=1): 1,000 agents, 50 trials
 # A17_SEED repeats a run.
-# If the simulated agents' own nng stalls (nng 1.5.2's reaper thread,
-# docs/reliability.md), a17-torture exits 3 after the trials it completed
-# and checked; this script then starts a fresh run (new data, new seed)
-# for the trials still owed, at most 5 runs in all, and says so.
+# If the simulated agents' own nng jams (nng 1.5.2's reaper thread,
+# docs/reliability.md), a17-torture saves their inboxes and goes on in a
+# fresh image of itself (--resume); the short run does that once on
+# purpose (A17_TORTURE_JAM=2) and must say so. After 25 resumes it exits
+# 3 after the trials it completed and checked; this script then starts a
+# fresh run (new data, new seed) for the trials still owed, at most 5
+# runs in all, and says so.
 BIN=$(cd "$1" && pwd)
 mode=${2:-short}
 if [ "$mode" = long ]; then
@@ -20,6 +23,10 @@ if [ "$mode" = long ]; then
 	n=${A17_TORTURE_AGENTS:-1000} trials=${A17_TORTURE_TRIALS:-50}
 else
 	n=${A17_TORTURE_AGENTS:-100} trials=${A17_TORTURE_TRIALS:-3}
+	# the resume after a jammed nng in the harness, every time: the
+	# reaper is jammed on purpose at the start of trial 2
+	export A17_TORTURE_JAM=${A17_TORTURE_JAM:-2}
+	export A17_TORTURE_STALL_S=${A17_TORTURE_STALL_S:-30}
 fi
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
@@ -52,4 +59,9 @@ while [ "$done_trials" -lt "$trials" ]; do
 		;;
 	esac
 done
+if [ -n "${A17_TORTURE_JAM:-}" ] && [ "$A17_TORTURE_JAM" -le "$trials" ] &&
+	! grep -q "[1-9][0-9]* resumed in a fresh process" "$out"; then
+	echo "FAIL: the harness's nng was jammed at trial $A17_TORTURE_JAM, and the run did not resume"
+	exit 1
+fi
 echo "broker torture: $trials trials of $n agents in $runs run(s), $stalls stall(s) of the simulated agents' nng; every trial checked"

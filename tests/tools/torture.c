@@ -9,7 +9,10 @@
  * the consent of every even-numbered member. N simulated agents
  * (tools/simagent.c) over mutual TLS keep their own inbox in memory: one
  * record per request id, however often the broker hands it over. The
- * process of the agents is never killed; only the broker is.
+ * process of the agents is not killed, except that when its own nng
+ * jams (nng 1.5.2's reaper; docs/reliability.md) it saves the agents'
+ * inboxes, kills the broker and goes on in a fresh image of itself
+ * (--resume), where the agents start from those inboxes.
  *
  * One trial (its seed picks the kill): issue a cooperation request (the
  * gate lets it reach the even members only) and an information share (all
@@ -36,6 +39,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +55,7 @@
 #include <netinet/in.h>
 
 #include <nng/nng.h>
+#include <nng/protocol/pair0/pair.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
 
@@ -60,6 +65,7 @@
 #include "store.h"
 #include "wire.h"
 #include "harness.h"
+#include "reaper.h"
 
 #define COORD      "torture"
 #define AGENT_CERT "torture"
@@ -76,14 +82,18 @@
 #define WAIT_ALL_MS (60000 + (int)g_n * 150)
 /*
  * No simulated agent made any progress (a session, a copy, a receipt, a
- * feedback) for this long while the broker ran and work was owed: nng
- * 1.5.2's reaper thread in this process is stuck (docs/reliability.md),
- * so no agent of the process will dial again. The run ends with
- * EXIT_STALLED after the trials it completed, each fully checked.
+ * feedback) for this long while the broker ran and work was owed: either
+ * nng 1.5.2's reaper thread in this process is stuck (docs/reliability.md;
+ * no agent of the process will dial again) and the run goes on in a fresh
+ * process (stalled()), or the broker is stuck, a failure. After
+ * MAX_RESUMES the run ends with EXIT_STALLED after the trials it
+ * completed, each fully checked.
  */
-#define STALL_MS     120000
+#define STALL_MS     g_stall_ms
 #define EXIT_STALLED 3
 
+static int g_stall_ms = 60000; /* A17_TORTURE_STALL_S */
+static int g_resumes;          /* times this run went on in a new process */
 static char g_tmp[512];
 static char g_pki[600], g_data[600], g_broker_bin[PATH_MAX],
     g_ctl_bin[PATH_MAX], g_pki_bin[PATH_MAX];
@@ -466,11 +476,14 @@ admin_issue(int coop, int trial)
 		av[19] = NULL; /* no deadline on a share */
 	snprintf(title, sizeof(title), "torture %d %s", trial,
 	         coop ? "cooperation" : "share");
+	/* (a trial repeated after a resume must not repeat the content:
+	 * the broker refuses to share the same content twice, RULES Q17) */
 	snprintf(content, sizeof(content),
-	         "Torture trial %d, %s, nonce %ld: check your gateways.", trial,
-	         coop ? "cooperation" : "share", random());
-	snprintf(log, sizeof(log), "%s/issue-%03d-%d.log", g_tmp,
-	         trial < 0 ? 0 : trial, coop);
+	         "Torture trial %d, %s, nonce %ld, process %d: check your "
+	         "gateways.",
+	         trial, coop ? "cooperation" : "share", random(), g_resumes);
+	snprintf(log, sizeof(log), "%s/issue-%03d-%d-p%d.log", g_tmp,
+	         trial < 0 ? 0 : trial, coop, g_resumes);
 	unlink(log);
 	if (run(av, log) != 0) {
 		msg("trial %d: art17ctl request issue failed (see %s)", trial,
@@ -736,27 +749,45 @@ progress(void)
 	return n;
 }
 
-/* Ends the run: the harness's own nng is wedged, not the broker. */
-static void
-stalled(const char *where)
-{
-	char cmd[700];
+static void stalled(const char *where);
 
-	snprintf(cmd, sizeof(cmd),
-	         "gdb -p %d -batch -ex 'thread apply all bt' >%s/stall-bt.txt "
-	         "2>&1",
-	         (int)getpid(), g_tmp);
-	msg("%s: no simulated agent made progress for %d s while the broker "
-	    "ran: this process's nng reaper is stuck (nng 1.5.2; "
-	    "docs/reliability.md); thread stacks in %s/stall-bt.txt",
-	    where, STALL_MS / 1000, g_tmp);
-	if (system(cmd) != 0)
-		msg("(gdb could not take the stacks)");
-	printf("a17-torture: stalled after %d trials completed and checked\n",
-	       g_trials_ok);
-	fflush(stdout);
-	broker_kill();
-	_exit(EXIT_STALLED);
+/*
+ * Tests of the resume (A17_TORTURE_JAM=T): at the start of trial T, jam
+ * this process's nng reaper thread for good, as the nng 1.5.2 defect
+ * does, in a private inproc connection whose removal blocks.
+ */
+static atomic_uint jam_pipe;
+
+static void
+jam_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	(void)arg;
+	if (ev == NNG_PIPE_EV_ADD_POST) {
+		atomic_store(&jam_pipe, nng_pipe_id(p));
+		return;
+	}
+	msg("A17_TORTURE_JAM: this process's nng reaper thread stops here");
+	for (;;)
+		pause();
+}
+
+static void
+jam_reaper(void)
+{
+	nng_socket l, d;
+	nng_pipe p = NNG_PIPE_INITIALIZER;
+	int i;
+
+	if (nng_pair0_open(&l) != 0 ||
+	    nng_listen(l, "inproc://a17-torture-jam", NULL, 0) != 0 ||
+	    nng_pair0_open(&d) != 0 ||
+	    nng_pipe_notify(d, NNG_PIPE_EV_ADD_POST, jam_cb, NULL) != 0 ||
+	    nng_pipe_notify(d, NNG_PIPE_EV_REM_POST, jam_cb, NULL) != 0 ||
+	    nng_dial(d, "inproc://a17-torture-jam", NULL, 0) != 0)
+		return;
+	for (i = 0; i < 500 && (p.id = atomic_load(&jam_pipe)) == 0; i++)
+		harness_sleep_ms(10);
+	nng_pipe_close(p);
 }
 
 /* Restarts every agent that lacks a request it is owed. */
@@ -821,6 +852,7 @@ wait_all_done(int timeout_ms)
 			moved = sim_now_ns();
 		} else if (sim_now_ns() - moved > (int64_t)STALL_MS * 1000000) {
 			stalled("waiting for every agent");
+			moved = sim_now_ns();
 		}
 		if (sim_now_ns() > end) {
 			if (restarted || restart_lacking(-1) == 0)
@@ -885,7 +917,437 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: a17-torture --bin BUILD [-n AGENTS] "
-	                "[--trials T] [--seed S] [--keep]\n");
+	                "[--trials T] [--seed S] [--keep]\n"
+	                "       a17-torture --resume DIR (used by itself)\n");
+}
+
+/* ------------------------------------------------------------ resuming */
+
+/*
+ * When this process's nng jams (its reaper; docs/reliability.md), the run
+ * goes on in a fresh process image: the state below is written to
+ * DIR/state, the broker is killed (one more kill, checked like any other),
+ * and the program execs itself with --resume DIR. The agents' inboxes go
+ * over with everything the broker confirmed to them.
+ */
+#define MAX_RESUMES 25
+
+static char g_bin[3000];
+static unsigned long g_seed;
+static int g_trials, g_timed, g_pointed, g_keep;
+static int g_timed_ok, g_pointed_ok; /* at the end of trial g_trials_ok */
+static int64_t g_fanout_ns;
+static uint64_t g_total_acked;
+static reaper_probe *g_probe;
+
+/* How agent i behaves: the same in every process of a run. */
+static void
+behaviour(uint32_t i, sim_behaviour *beh)
+{
+	memset(beh, 0, sizeof(*beh));
+	/* the consenting half gets the cooperation requests and answers each
+	 * with feedback, 0 to 300 ms after its receipt was confirmed */
+	beh->feedback = i % 2 == 1;
+	beh->feedback_delay_ms = (i * 37) % 301;
+	beh->feedback_status = ART17__FEEDBACK_STATUS__FB_NOT_AFFECTED;
+	beh->feedback_contact = STAFF_ID;
+}
+
+static int
+pool_create(void)
+{
+	static sim_cfg cfg;
+	char path[PATH_MAX], ca[PATH_MAX], cert[PATH_MAX], url[64];
+	nng_tls_config *tls = NULL;
+	a17_key *bkey = NULL;
+
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(path, sizeof(path), "%s/broker/sign.pub", g_pki);
+	if (crypto_key_load(path, &bkey) != 0)
+		return -1;
+	snprintf(ca, sizeof(ca), "%s/agents/%s/ca.crt", g_pki, AGENT_CERT);
+	snprintf(cert, sizeof(cert), "%s/agents/%s/tls.pem", g_pki, AGENT_CERT);
+	if (nng_tls_config_alloc(&tls, NNG_TLS_MODE_CLIENT) != 0 ||
+	    nng_tls_config_auth_mode(tls, NNG_TLS_AUTH_MODE_REQUIRED) != 0 ||
+	    nng_tls_config_ca_file(tls, ca) != 0 ||
+	    nng_tls_config_cert_key_file(tls, cert, NULL) != 0 ||
+	    nng_tls_config_server_name(tls, "localhost") != 0)
+		return -1;
+	snprintf(url, sizeof(url), "tls+tcp://localhost:%d", g_port);
+	cfg.url = strdup(url);
+	cfg.tls = tls;
+	cfg.broker_key = bkey;
+	cfg.max_connecting = 32;
+	cfg.retry_ms = 200;
+	return sim_pool_create(&cfg, &g_pool) == 0 ? 0 : -1;
+}
+
+static void
+dump_copy(void *arg, const sim_copy_rec *r)
+{
+	FILE *f = ((void **)arg)[0];
+	uint32_t i = *(uint32_t *)((void **)arg)[1];
+
+	fprintf(f, "c %u %s %llu %d %d %d %u %u %d\n", i, r->request_id,
+	        (unsigned long long)r->seq, r->t_receipt_ok_ns != 0,
+	        r->t_feedback_ok_ns != 0, r->kind, r->times, r->other_seqs,
+	        r->fb_status);
+}
+
+static int
+save_state(void)
+{
+	char path[700], tmp[710];
+	FILE *f;
+	uint32_t i;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/state", g_tmp);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	if ((f = fopen(tmp, "w")) == NULL)
+		return -1;
+	fprintf(f, "bin %s\n", g_bin);
+	fprintf(f, "run %u %d %lu %d %d %d %d %d %d %lld %llu %d\n", g_n,
+	        g_port, g_seed, g_trials, g_trials_ok, g_starts, g_timed_ok,
+	        g_pointed_ok, g_resumes, (long long)g_fanout_ns,
+	        (unsigned long long)g_total_acked, g_restarts);
+	for (r = 0; r < g_nreqs; r++)
+		fprintf(f, "r %s %d\n", g_reqs[r].id, g_reqs[r].coop);
+	for (i = 0; i < g_n; i++) {
+		void *arg[2] = {f, &i};
+
+		sim_agent_each_copy(sim_pool_agent(g_pool, i), dump_copy, arg);
+	}
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		return -1;
+	return 0;
+}
+
+/* Reads DIR/state; the agents' copies come back through preload. */
+static int
+load_state(const char *dir, sim_copy_rec **recs, uint32_t **owner,
+           size_t *nrecs)
+{
+	char path[700], line[512];
+	size_t cap = 0;
+	FILE *f;
+
+	snprintf(g_tmp, sizeof(g_tmp), "%s", dir);
+	snprintf(path, sizeof(path), "%s/state", dir);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	*recs = NULL;
+	*owner = NULL;
+	*nrecs = 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		long long fan;
+		unsigned long long acked, seq;
+		sim_copy_rec c;
+		unsigned a, times, other;
+		int rok, fok;
+
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "bin ", 4) == 0) {
+			snprintf(g_bin, sizeof(g_bin), "%s", line + 4);
+		} else if (line[0] == 'r' && line[1] == 'u') {
+			if (sscanf(line,
+			           "run %u %d %lu %d %d %d %d %d %d %lld "
+			           "%llu %d",
+			           &g_n, &g_port, &g_seed, &g_trials,
+			           &g_trials_ok, &g_starts, &g_timed,
+			           &g_pointed, &g_resumes, &fan, &acked,
+			           &g_restarts) != 12)
+				break;
+			g_fanout_ns = fan;
+			g_total_acked = acked;
+			g_timed_ok = g_timed;
+			g_pointed_ok = g_pointed;
+		} else if (line[0] == 'r' && g_nreqs < MAX_REQS) {
+			if (sscanf(line, "r %63s %d", g_reqs[g_nreqs].id,
+			           &g_reqs[g_nreqs].coop) != 2)
+				break;
+			g_nreqs++;
+		} else if (line[0] == 'c') {
+			memset(&c, 0, sizeof(c));
+			if (sscanf(line, "c %u %63s %llu %d %d %d %u %u %d", &a,
+			           c.request_id, &seq, &rok, &fok, &c.kind,
+			           &times, &other, &c.fb_status) != 9)
+				break;
+			c.seq = seq;
+			c.times = times;
+			c.other_seqs = other;
+			c.t_deliver_ns = 1;
+			c.t_receipt_ok_ns = rok;
+			c.t_feedback_ok_ns = fok;
+			if (*nrecs == cap) {
+				size_t nc = cap ? cap * 2 : 1024;
+				sim_copy_rec *nr =
+				    realloc(*recs, nc * sizeof(*nr));
+				uint32_t *no =
+				    realloc(*owner, nc * sizeof(*no));
+
+				if (nr != NULL)
+					*recs = nr;
+				if (no != NULL)
+					*owner = no;
+				if (nr == NULL || no == NULL)
+					break;
+				cap = nc;
+			}
+			(*recs)[*nrecs] = c;
+			(*owner)[(*nrecs)++] = a;
+		}
+	}
+	fclose(f);
+	if (g_bin[0] == '\0' || g_n < 2) {
+		msg("%s: not a state a17-torture wrote", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Takes the thread stacks of pid (gdb, if there is one) into file. */
+static void
+stacks(pid_t pid, const char *file)
+{
+	char cmd[900];
+
+	snprintf(cmd, sizeof(cmd),
+	         "timeout 60 gdb -p %d -batch -ex 'info sharedlibrary' -ex "
+	         "'thread apply all bt' >%s/%s 2>&1",
+	         (int)pid, g_tmp, file);
+	if (system(cmd) != 0)
+		msg("(gdb could not take the stacks of %d)", (int)pid);
+}
+
+/*
+ * No agent made progress while the broker ran. If this process's own nng
+ * reaper is stuck (the probe's connection is not redialled in 15 s), go on
+ * in a fresh process. Otherwise return: the caller waits on, and its own
+ * limits (a wedged agent restarted, the run failed) apply.
+ */
+static void
+stalled(const char *where)
+{
+	char *av[] = {"a17-torture", "--resume", g_tmp, NULL};
+
+	if (reaper_probe_check(g_probe, 15000)) {
+		msg("%s: no simulated agent made progress for %d s, but this "
+		    "process's nng works: waiting on",
+		    where, STALL_MS / 1000);
+		return;
+	}
+	stacks(getpid(), "stall-harness.txt");
+	msg("%s: no simulated agent made progress for %d s, and this "
+	    "process's nng reaper is stuck (nng 1.5.2; docs/reliability.md; "
+	    "stacks in %s/stall-harness.txt)",
+	    where, STALL_MS / 1000, g_tmp);
+	if (++g_resumes > MAX_RESUMES) {
+		printf("a17-torture: stalled after %d trials completed and "
+		       "checked\n",
+		       g_trials_ok);
+		fflush(stdout);
+		broker_kill();
+		_exit(EXIT_STALLED);
+	}
+	broker_kill();
+	if (save_state() != 0) {
+		msg("cannot write %s/state", g_tmp);
+		_exit(2);
+	}
+	msg("going on in a fresh process (%d of at most %d)", g_resumes,
+	    MAX_RESUMES);
+	unsetenv("A17_TORTURE_JAM"); /* once */
+	fflush(stdout);
+	fflush(stderr);
+	execv("/proc/self/exe", av);
+	msg("exec: %s", strerror(errno));
+	_exit(2);
+}
+
+/*
+ * Waits up to timeout_ms for every agent to poll, or (if broker_death)
+ * for the broker to die. An agent that makes no progress at all for
+ * STALL_MS while the broker runs is a stall (stalled()).
+ */
+static int
+wait_polling_for(int timeout_ms, int broker_death)
+{
+	int64_t end = sim_now_ns() + (int64_t)timeout_ms * 1000000;
+	int64_t moved = sim_now_ns();
+	uint64_t seen = progress();
+
+	while (sim_pool_wait(g_pool, pred_polling, &g_n, 1000) != 0) {
+		uint64_t now = progress();
+
+		if (broker_death && !broker_alive())
+			return -1;
+		if (now != seen || !broker_alive()) {
+			seen = now;
+			moved = sim_now_ns();
+		} else if (sim_now_ns() - moved > (int64_t)STALL_MS * 1000000) {
+			sim_counts c;
+			sim_agent_stats st;
+
+			sim_pool_counts(g_pool, &c);
+			sim_agent_get_stats(sim_pool_agent(g_pool, 0), &st);
+			msg("%u agents started, %u with a session, %u polling, "
+			    "%llu errors (t-00001: state %d, io %d, last error "
+			    "%s)",
+			    c.started, c.welcomed, c.polling,
+			    (unsigned long long)c.errors, st.state, st.io,
+			    st.last_error_text);
+			stalled("waiting for every agent to poll");
+			moved = sim_now_ns();
+		}
+		if (sim_now_ns() > end)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+wait_polling(void)
+{
+	return wait_polling_for(WAIT_ALL_MS, 0);
+}
+
+/* A fresh run: PKI, broker, members, consent, staff, agents. */
+static int
+setup_fresh(const char *bin, unsigned long seed, int trials)
+{
+	char path[PATH_MAX], log[700];
+	uint32_t i;
+
+	snprintf(g_bin, sizeof(g_bin), "%s", bin);
+	g_seed = seed;
+	g_trials = trials;
+	snprintf(g_tmp, sizeof(g_tmp), "/tmp/art17-torture.XXXXXX");
+	if (mkdtemp(g_tmp) == NULL)
+		return -1;
+	snprintf(g_pki, sizeof(g_pki), "%s/pki", g_tmp);
+	snprintf(g_data, sizeof(g_data), "%s/broker", g_tmp);
+	snprintf(log, sizeof(log), "%s/setup.log", g_tmp);
+	snprintf(path, sizeof(path), "%s/keys", g_tmp);
+	if (mkdir(path, 0700) != 0)
+		return -1;
+	msg("%u agents, %d trials, seed %lu, in %s", g_n, trials, seed, g_tmp);
+	{
+		char *a1[] = {g_pki_bin, "init", "-d", g_pki, NULL};
+		char *a2[] = {g_pki_bin, "agent",    "-d",
+		              g_pki,     AGENT_CERT, NULL};
+		char *a3[] = {g_pki_bin, "coordinator", "-d",
+		              g_pki,     COORD,         NULL};
+		if (run(a1, log) != 0 || run(a2, log) != 0 ||
+		    run(a3, log) != 0) {
+			msg("pki set-up failed (see %s)", log);
+			return -1;
+		}
+	}
+	snprintf(path, sizeof(path), "%s/coordinators/%s/id.key", g_pki, COORD);
+	if (crypto_key_load(path, &g_coord_key) != 0)
+		return -1;
+	if ((g_port = pick_port()) < 0 || broker_start(NULL) != 0 ||
+	    admin_open() != 0 || admin_declare() != 0 || pool_create() != 0)
+		return -1;
+	for (i = 0; i < g_n; i++) {
+		char id[32];
+		sim_behaviour beh;
+		a17_key *k;
+
+		snprintf(id, sizeof(id), "t-%05u", i + 1);
+		snprintf(path, sizeof(path), "%s/keys/%u.key", g_tmp, i);
+		behaviour(i, &beh);
+		if (crypto_key_generate(&k) != 0 ||
+		    crypto_key_save_private(k, path) != 0 ||
+		    admin_member_add(id, k) != 0)
+			return -1;
+		if (i % 2 == 1 &&
+		    (admin_consent(id) != 0 || admin_staff(id) != 0))
+			return -1;
+		if (sim_agent_add(g_pool, id, k, &beh, NULL) != 0)
+			return -1;
+	}
+	if (sim_pool_start(g_pool, 120000) != 0 || wait_polling() != 0) {
+		msg("the agents did not all connect");
+		return -1;
+	}
+	/* one round without a kill measures the fan-out */
+	{
+		int64_t t0 = sim_now_ns();
+
+		if (admin_issue(1, 0) != 0 || admin_issue(0, 0) != 0 ||
+		    wait_all_done(WAIT_ALL_MS) != 0) {
+			msg("the first round did not complete");
+			report_missing(0);
+			return -1;
+		}
+		g_fanout_ns = sim_now_ns() - t0;
+		msg("fan-out of 2 requests to %u agents: %.0f ms", g_n,
+		    (double)g_fanout_ns / 1e6);
+	}
+	return 0;
+}
+
+/* Goes on with the run in DIR, in this fresh process. */
+static int
+setup_resume(const char *dir)
+{
+	char path[PATH_MAX];
+	sim_copy_rec *recs = NULL;
+	uint32_t *owner = NULL, i;
+	size_t nrecs = 0, j, k;
+
+	if (load_state(dir, &recs, &owner, &nrecs) != 0)
+		return -1;
+	snprintf(g_pki, sizeof(g_pki), "%s/pki", g_tmp);
+	snprintf(g_data, sizeof(g_data), "%s/broker", g_tmp);
+	snprintf(g_broker_bin, sizeof(g_broker_bin), "%s/broker/art17-broker",
+	         g_bin);
+	snprintf(g_ctl_bin, sizeof(g_ctl_bin), "%s/tools/art17ctl", g_bin);
+	snprintf(g_pki_bin, sizeof(g_pki_bin), "%s/tools/art17-pki", g_bin);
+	msg("resuming in %s after %d trials (%zu copies held by the agents)",
+	    g_tmp, g_trials_ok, nrecs);
+	snprintf(path, sizeof(path), "%s/coordinators/%s/id.key", g_pki, COORD);
+	if (crypto_key_load(path, &g_coord_key) != 0 || pool_create() != 0)
+		return -1;
+	for (i = 0, j = 0; i < g_n; i++) {
+		char id[32];
+		sim_behaviour beh;
+		sim_agent *a;
+		a17_key *key;
+
+		snprintf(id, sizeof(id), "t-%05u", i + 1);
+		snprintf(path, sizeof(path), "%s/keys/%u.key", g_tmp, i);
+		behaviour(i, &beh);
+		if (crypto_key_load(path, &key) != 0 ||
+		    sim_agent_add(g_pool, id, key, &beh, &a) != 0)
+			return -1;
+		/* the state lists each agent's copies together, in order */
+		for (k = j; k < nrecs && owner[k] == i; k++)
+			;
+		if (sim_agent_preload(a, recs + j, k - j) != 0)
+			return -1;
+		j = k;
+	}
+	free(recs);
+	free(owner);
+	/* the kill before the exec is checked like any other */
+	{
+		uint64_t acked = 0;
+
+		if (check_store(g_trials_ok, &acked) != 0)
+			return 1;
+	}
+	if (broker_start(NULL) != 0 || admin_open() != 0 ||
+	    sim_pool_start(g_pool, 120000) != 0)
+		return -1;
+	if (wait_all_done(WAIT_ALL_MS) != 0) {
+		msg("after resuming, not every agent got every request");
+		report_missing(g_trials_ok);
+		return 1;
+	}
+	return 0;
 }
 
 int
@@ -896,20 +1358,14 @@ main(int argc, char **argv)
 	    {"trials", required_argument, NULL, 't'},
 	    {"seed", required_argument, NULL, 's'},
 	    {"keep", no_argument, NULL, 'k'},
+	    {"resume", required_argument, NULL, 'R'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *bin = NULL;
+	const char *bin = NULL, *resume = NULL;
 	unsigned long seed = (unsigned long)time(NULL);
-	int trials = 5, keep = 0, c, trial, timed = 0, pointed = 0;
-	int64_t fanout_ns = 0;
-	uint64_t total_acked = 0, redelivered = 0;
-	a17_key *bkey = NULL;
-	nng_tls_config *tls = NULL;
-	sim_cfg cfg;
-	sim_behaviour beh;
-	char path[PATH_MAX], log[700];
+	int trials = 5, c, trial, rv;
+	uint64_t redelivered = 0;
 	struct rlimit rl;
-	uint32_t i;
 
 	g_n = 200;
 	while ((c = getopt_long(argc, argv, "n:", lo, NULL)) != -1) {
@@ -927,15 +1383,18 @@ main(int argc, char **argv)
 			seed = strtoul(optarg, NULL, 10);
 			break;
 		case 'k':
-			keep = 1;
+			g_keep = 1;
+			break;
+		case 'R':
+			resume = optarg;
 			break;
 		default:
 			usage();
 			return 2;
 		}
 	}
-	if (bin == NULL || g_n < 2 || trials < 1 ||
-	    (size_t)trials * 2 + 2 > MAX_REQS) {
+	if (resume == NULL && (bin == NULL || g_n < 2 || trials < 1 ||
+	                       (size_t)trials * 2 + 2 > MAX_REQS)) {
 		usage();
 		return 2;
 	}
@@ -944,109 +1403,33 @@ main(int argc, char **argv)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	signal(SIGPIPE, SIG_IGN);
-	srandom((unsigned)seed);
-	snprintf(g_broker_bin, sizeof(g_broker_bin), "%s/broker/art17-broker",
-	         bin);
-	snprintf(g_ctl_bin, sizeof(g_ctl_bin), "%s/tools/art17ctl", bin);
-	snprintf(g_pki_bin, sizeof(g_pki_bin), "%s/tools/art17-pki", bin);
-	snprintf(g_tmp, sizeof(g_tmp), "/tmp/art17-torture.XXXXXX");
-	if (mkdtemp(g_tmp) == NULL)
+	if (getenv("A17_TORTURE_STALL_S") != NULL &&
+	    atoi(getenv("A17_TORTURE_STALL_S")) > 0)
+		g_stall_ms = atoi(getenv("A17_TORTURE_STALL_S")) * 1000;
+	if (reaper_probe_open("torture", &g_probe) != 0)
 		return 2;
-	snprintf(g_pki, sizeof(g_pki), "%s/pki", g_tmp);
-	snprintf(g_data, sizeof(g_data), "%s/broker", g_tmp);
-	snprintf(log, sizeof(log), "%s/setup.log", g_tmp);
-	msg("%u agents, %d trials, seed %lu, in %s", g_n, trials, seed, g_tmp);
-	{
-		char *a1[] = {g_pki_bin, "init", "-d", g_pki, NULL};
-		char *a2[] = {g_pki_bin, "agent",    "-d",
-		              g_pki,     AGENT_CERT, NULL};
-		char *a3[] = {g_pki_bin, "coordinator", "-d",
-		              g_pki,     COORD,         NULL};
-		if (run(a1, log) != 0 || run(a2, log) != 0 ||
-		    run(a3, log) != 0) {
-			msg("pki set-up failed (see %s)", log);
+	if (resume != NULL) {
+		g_keep = 1; /* a resumed run keeps its directory */
+		if ((rv = setup_resume(resume)) != 0) {
+			broker_kill();
+			return rv < 0 ? 2 : 1;
+		}
+	} else {
+		snprintf(g_broker_bin, sizeof(g_broker_bin),
+		         "%s/broker/art17-broker", bin);
+		snprintf(g_ctl_bin, sizeof(g_ctl_bin), "%s/tools/art17ctl",
+		         bin);
+		snprintf(g_pki_bin, sizeof(g_pki_bin), "%s/tools/art17-pki",
+		         bin);
+		srandom((unsigned)seed);
+		if (setup_fresh(bin, seed, trials) != 0) {
+			broker_kill();
 			return 2;
 		}
 	}
-	snprintf(path, sizeof(path), "%s/coordinators/%s/id.key", g_pki, COORD);
-	if (crypto_key_load(path, &g_coord_key) != 0)
-		return 2;
-	if ((g_port = pick_port()) < 0 || broker_start(NULL) != 0 ||
-	    admin_open() != 0 || admin_declare() != 0)
-		return 2;
 
-	memset(&cfg, 0, sizeof(cfg));
-	memset(&beh, 0, sizeof(beh));
-	snprintf(path, sizeof(path), "%s/broker/sign.pub", g_pki);
-	if (crypto_key_load(path, &bkey) != 0)
-		return 2;
-	{
-		char ca[PATH_MAX], cert[PATH_MAX], url[64];
-
-		snprintf(ca, sizeof(ca), "%s/agents/%s/ca.crt", g_pki,
-		         AGENT_CERT);
-		snprintf(cert, sizeof(cert), "%s/agents/%s/tls.pem", g_pki,
-		         AGENT_CERT);
-		if (nng_tls_config_alloc(&tls, NNG_TLS_MODE_CLIENT) != 0 ||
-		    nng_tls_config_auth_mode(tls, NNG_TLS_AUTH_MODE_REQUIRED) !=
-		        0 ||
-		    nng_tls_config_ca_file(tls, ca) != 0 ||
-		    nng_tls_config_cert_key_file(tls, cert, NULL) != 0 ||
-		    nng_tls_config_server_name(tls, "localhost") != 0)
-			return 2;
-		snprintf(url, sizeof(url), "tls+tcp://localhost:%d", g_port);
-		cfg.url = strdup(url);
-	}
-	cfg.tls = tls;
-	cfg.broker_key = bkey;
-	cfg.max_connecting = 32;
-	cfg.retry_ms = 200;
-	if (sim_pool_create(&cfg, &g_pool) != 0)
-		return 2;
-	for (i = 0; i < g_n; i++) {
-		char id[32];
-		a17_key *k;
-
-		snprintf(id, sizeof(id), "t-%05u", i + 1);
-		if (crypto_key_generate(&k) != 0 ||
-		    admin_member_add(id, k) != 0)
-			return 2;
-		/* the consenting half gets the cooperation requests and
-		 * answers each with feedback, 0 to 300 ms after its receipt
-		 * was confirmed */
-		beh.feedback = i % 2 == 1;
-		beh.feedback_delay_ms = (i * 37) % 301;
-		beh.feedback_status = ART17__FEEDBACK_STATUS__FB_NOT_AFFECTED;
-		beh.feedback_contact = STAFF_ID;
-		if (i % 2 == 1 &&
-		    (admin_consent(id) != 0 || admin_staff(id) != 0))
-			return 2;
-		if (sim_agent_add(g_pool, id, k, &beh, NULL) != 0)
-			return 2;
-	}
-	if (sim_pool_start(g_pool, 120000) != 0 ||
-	    sim_pool_wait(g_pool, pred_polling, &g_n, 120000) != 0) {
-		msg("the agents did not all connect");
-		return 2;
-	}
-
-	/* one round without a kill measures the fan-out */
-	{
-		int64_t t0 = sim_now_ns();
-
-		if (admin_issue(1, 0) != 0 || admin_issue(0, 0) != 0 ||
-		    wait_all_done(WAIT_ALL_MS) != 0) {
-			msg("the first round did not complete");
-			report_missing(0);
-			return 2;
-		}
-		fanout_ns = sim_now_ns() - t0;
-		msg("fan-out of 2 requests to %u agents: %.0f ms", g_n,
-		    (double)fanout_ns / 1e6);
-	}
-
-	for (trial = 1; trial <= trials; trial++) {
-		unsigned long tseed = seed * 1000003UL + (unsigned long)trial;
+	for (trial = g_trials_ok + 1; trial <= g_trials; trial++) {
+		unsigned long tseed = g_seed * 1000003UL + (unsigned long)trial;
 		const char *cp = NULL;
 		char cpbuf[96];
 		uint64_t acked = 0;
@@ -1054,25 +1437,25 @@ main(int argc, char **argv)
 		sim_counts sc;
 
 		srandom((unsigned)tseed);
+		if (getenv("A17_TORTURE_JAM") != NULL &&
+		    atoi(getenv("A17_TORTURE_JAM")) == trial)
+			jam_reaper();
 		if (random() % 3 == 0) {
 			/* a crash point, at its k-th occurrence */
 			snprintf(cpbuf, sizeof(cpbuf), "%s:%ld",
 			         crashpoints[random() % 4],
 			         1 + random() % (g_n / 2 > 0 ? g_n / 2 : 1));
 			cp = cpbuf;
-			pointed++;
+			g_pointed++;
 			broker_kill();
 			if (broker_start(cp) != 0)
 				return 2;
 			/* the point may fire while the agents come back */
-			for (int w = 0; w < 1200 && broker_alive(); w++)
-				if (sim_pool_wait(g_pool, pred_polling, &g_n,
-				                  100) == 0)
-					break;
+			wait_polling_for(120000, 1);
 		} else {
 			delay_ms = (int)(random() %
-			                 (1 + (fanout_ns * 3 / 2) / 1000000));
-			timed++;
+			                 (1 + (g_fanout_ns * 3 / 2) / 1000000));
+			g_timed++;
 		}
 		if (broker_alive() &&
 		    (admin_issue(1, trial) != 0 ||
@@ -1105,7 +1488,7 @@ main(int argc, char **argv)
 			report_missing(trial);
 			bad++;
 		}
-		if (bad == 0 && trial == trials) {
+		if (bad == 0 && trial == g_trials) {
 			/* and once more with everything in (earlier trials
 			 * get this check from the next trial's kill, which
 			 * checks every request so far: one reconnect storm
@@ -1138,11 +1521,11 @@ main(int argc, char **argv)
 		}
 		sim_pool_counts(g_pool, &sc);
 		redelivered = sc.duplicates;
-		total_acked = acked;
+		g_total_acked = acked;
 		if (bad != 0) {
 			msg("trial %d FAILED (seed %lu, kill %s%s%d ms): %d "
 			    "violations; kept %s",
-			    trial, seed, cp ? cp : "after ", cp ? " " : "",
+			    trial, g_seed, cp ? cp : "after ", cp ? " " : "",
 			    cp ? 0 : delay_ms, bad, g_tmp);
 			sim_pool_stop(g_pool);
 			broker_kill();
@@ -1156,9 +1539,11 @@ main(int argc, char **argv)
 		       (unsigned long long)g_fb_confirmed);
 		fflush(stdout);
 		g_trials_ok = trial;
+		g_timed_ok = g_timed;
+		g_pointed_ok = g_pointed;
 		/* park the polls before the next kill; a wedged agent is
 		 * restarted by the next wait_all_done */
-		if (sim_pool_wait(g_pool, pred_polling, &g_n, WAIT_ALL_MS) != 0)
+		if (wait_polling() != 0)
 			msg("trial %d: not every agent is polling again; going "
 			    "on",
 			    trial);
@@ -1174,13 +1559,15 @@ main(int argc, char **argv)
 	       "twice in an inbox, no gate violation, audit intact; %llu "
 	       "copies acked; %llu feedback stored, every one confirmed to "
 	       "an agent among them; %llu transport redeliveries absorbed; "
-	       "%d wedged simulated agents restarted\n",
-	       trials, timed, pointed, g_n, seed,
-	       (unsigned long long)total_acked, (unsigned long long)g_fb_stored,
-	       (unsigned long long)redelivered, g_restarts);
+	       "%d wedged simulated agents restarted; %d resumed in a fresh "
+	       "process after the harness's nng jammed\n",
+	       g_trials, g_timed, g_pointed, g_n, g_seed,
+	       (unsigned long long)g_total_acked,
+	       (unsigned long long)g_fb_stored, (unsigned long long)redelivered,
+	       g_restarts, g_resumes);
 	sim_pool_stop(g_pool);
 	broker_kill();
-	if (!keep)
+	if (!g_keep)
 		nftw(g_tmp, rm_one, 32, FTW_DEPTH | FTW_PHYS);
 	return 0;
 }
