@@ -966,20 +966,15 @@ main(int argc, char **argv)
 		case 'L':
 			cfg.use_syslog = 1;
 			break;
-		case 'W': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-
-			if (*optarg == '\0' || *end != '\0' || v < 0 ||
-			    v > 86400) {
+		case 'W':
+			if (conf_parse_int(optarg, 0, 86400,
+			                   &cfg.stall_exit_s) != 0) {
 				fprintf(stderr,
 				        "art17-agent: --stall-exit: "
 				        "give 0 (off) to 86400 seconds\n");
 				return 2;
 			}
-			cfg.stall_exit_s = (int)v;
 			break;
-		}
 		case 'v':
 			verbose++;
 			break;

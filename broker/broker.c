@@ -253,20 +253,15 @@ main(int argc, char **argv)
 		case 'N':
 			b->cfg.nosync = 1;
 			break;
-		case 'X': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-
-			if (*optarg == '\0' || *end != '\0' || v < 0 ||
-			    v > 86400) {
+		case 'X':
+			if (conf_parse_int(optarg, 0, 86400,
+			                   &b->cfg.stall_exit_s) != 0) {
 				fprintf(stderr,
 				        "art17-broker: --stall-exit: "
 				        "give 0 (off) to 86400 seconds\n");
 				return 2;
 			}
-			b->cfg.stall_exit_s = (int)v;
 			break;
-		}
 		case 'S':
 			use_syslog = 1;
 			break;

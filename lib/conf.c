@@ -287,21 +287,11 @@ handler(void *user, const char *section, const char *name, const char *value)
 		if (parse_bool(value, k->dst) != 0)
 			perr(p, "%s: \"%s\" is not yes or no", k->name, value);
 		break;
-	case CONF_INT: {
-		char *end;
-		long v;
-
-		errno = 0;
-		v = strtol(value, &end, 10);
-		if (*value == '\0' || *end != '\0' || errno != 0 ||
-		    v < k->min || v > k->max) {
+	case CONF_INT:
+		if (conf_parse_int(value, k->min, k->max, k->dst) != 0)
 			perr(p, "%s: \"%s\" is not a whole number in %d..%d",
 			     k->name, value, k->min, k->max);
-			break;
-		}
-		*(int *)k->dst = (int)v;
 		break;
-	}
 	}
 	return 1;
 }
@@ -338,6 +328,20 @@ load_init(parse *p, const char *path, const conf_key *keys, int *line_of,
 		return -1;
 	}
 	*cfp = p->cf;
+	return 0;
+}
+
+int
+conf_parse_int(const char *s, int min, int max, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
+		return -1;
+	*out = (int)v;
 	return 0;
 }
 

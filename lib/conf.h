@@ -46,6 +46,9 @@ int conf_load(const char *path, const conf_key *keys, int *line_of,
 int conf_load_mem(const char *name, const void *buf, size_t len,
                   const conf_key *keys, int *line_of, conf_file **cf);
 void conf_free(conf_file *cf);
+
+/* s as a whole number in min..max into *out: 0, or -1 (nothing set). */
+int conf_parse_int(const char *s, int min, int max, int *out);
 /*
  * A daemon's configuration lives as long as the process: cf is freed at
  * exit(), whichever way main returns.

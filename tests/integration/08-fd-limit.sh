@@ -137,14 +137,7 @@ wait_for 30 grep -q "file descriptors available again" "$A17_TMP/broker.log" ||
 r3=$(issue after-halfopen m1,m2,m3) || fail "issue after the half-open flood"
 wait_for 30 acked "$r3" m1 m2 m3 || fail "after the half-open flood: agents not served"
 
-for r in "$r0" "$r1" "$r2" "$r3"; do
-	for m in m1 m2; do
-		[ "$(inbox_count "$m" "$r")" = 1 ] ||
-			fail "$m holds $r $(inbox_count "$m" "$r") times"
-	done
-done
-for r in "$r2" "$r3"; do
-	[ "$(inbox_count m3 "$r")" = 1 ] || fail "m3 holds $r $(inbox_count m3 "$r") times"
-done
+once_each "m1 m2" "$r0" "$r1" "$r2" "$r3"
+once_each m3 "$r2" "$r3"
 ctl audit verify >/dev/null || fail "audit"
 echo "fd_limit: ok"

@@ -104,11 +104,6 @@ start_broker --keepalive 2000 --stall-exit 10
 start_agent m2 --stall-exit "$STALL"
 r3=$(issue restarted) || fail "issue restarted"
 wait_for 60 acked "$r3" m1 m2 || fail "$r3 not acked"
-for r in "$r1" "$r2" "$r3"; do
-	for m in m1 m2; do
-		[ "$(inbox_count "$m" "$r")" = 1 ] ||
-			fail "$m holds $r $(inbox_count "$m" "$r") times"
-	done
-done
+once_each "m1 m2" "$r1" "$r2" "$r3"
 ctl audit verify >/dev/null || fail "audit"
 echo "watchdog: ok"

@@ -165,6 +165,19 @@ agent_list_json() {
 	"$BIN/agent/art17-agent" -d "$A17_TMP/agent-$1" list --json
 }
 
+# once_each "MEMBER..." REQUEST...: each request is in each named inbox
+# exactly once
+once_each() {
+	local ms=$1 m r
+	shift
+	for r in "$@"; do
+		for m in $ms; do
+			[ "$(inbox_count "$m" "$r")" = 1 ] ||
+				fail "$m holds $r $(inbox_count "$m" "$r") times"
+		done
+	done
+}
+
 # acked REQUEST MEMBER...: every named member's copy of REQUEST is acked
 acked() {
 	local st
