@@ -440,13 +440,12 @@ dial_activity(link_t *l)
 
 /*
  * The watchdog. nng 1.5.2 can leave its reaper thread stuck on a closed
- * connection (issues #1543 and #1813 upstream; seen in our torture
- * harness). nng redials only after the reaper let go of the old
- * connection, so the agent would then never reach the broker again. The
- * sign: no session for stall_exit_s, every hello timed out before nng
- * found a connection to send it on, and the dialer made no attempt at all
- * in that time (a broker that is down or refuses us makes its counters
- * move). Then only a new process helps.
+ * connection (seen in our torture harness; docs/reliability.md). nng redials
+ * only after the reaper let go of the old connection, so the agent would then
+ * never reach the broker again. The sign: no session for stall_exit_s, every
+ * hello timed out before nng found a connection to send it on, and the dialer
+ * made no attempt at all in that time (a broker that is down or refuses us
+ * makes its counters move). Then only a new process helps.
  */
 static int
 stalled(link_t *l)
