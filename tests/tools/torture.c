@@ -853,6 +853,14 @@ wait_all_done(int timeout_ms)
 		} else if (sim_now_ns() - moved > (int64_t)STALL_MS * 1000000) {
 			stalled("waiting for every agent");
 			moved = sim_now_ns();
+			/* this process's nng works, nothing moves: the agents
+			 * left are wedged (a TLS handshake that never ends is
+			 * one way); restart them now, not at the deadline */
+			if (!restarted && restart_lacking(-1) > 0) {
+				restarted = 1;
+				end = sim_now_ns() +
+				      (int64_t)timeout_ms * 1000000;
+			}
 		}
 		if (sim_now_ns() > end) {
 			if (restarted || restart_lacking(-1) == 0)
@@ -1165,6 +1173,29 @@ stalled(const char *where)
 	_exit(2);
 }
 
+/* Restarts every agent that has no session (still saying hello). */
+static int
+restart_unwelcomed(void)
+{
+	uint32_t i;
+	int n = 0;
+
+	for (i = 0; i < g_n; i++) {
+		sim_agent *a = sim_pool_agent(g_pool, i);
+		sim_agent_stats st;
+
+		sim_agent_get_stats(a, &st);
+		if (st.state > 2) /* polling or acking: it has a session */
+			continue;
+		sim_agent_restart(a);
+		n++;
+	}
+	if (n > 0)
+		msg("%d agents without a session restarted", n);
+	g_restarts += n;
+	return n > 0;
+}
+
 /*
  * Waits up to timeout_ms for every agent to poll, or (if broker_death)
  * for the broker to die. An agent that makes no progress at all for
@@ -1176,6 +1207,7 @@ wait_polling_for(int timeout_ms, int broker_death)
 	int64_t end = sim_now_ns() + (int64_t)timeout_ms * 1000000;
 	int64_t moved = sim_now_ns();
 	uint64_t seen = progress();
+	int restarted = 0;
 
 	while (sim_pool_wait(g_pool, pred_polling, &g_n, 1000) != 0) {
 		uint64_t now = progress();
@@ -1199,6 +1231,8 @@ wait_polling_for(int timeout_ms, int broker_death)
 			    st.last_error_text);
 			stalled("waiting for every agent to poll");
 			moved = sim_now_ns();
+			if (!restarted)
+				restarted = restart_unwelcomed();
 		}
 		if (sim_now_ns() > end)
 			return -1;
