@@ -9,7 +9,7 @@
 # If the simulated agents' own nng jams (nng 1.5.2's reaper thread,
 # docs/reliability.md), a17-torture saves their inboxes and goes on in a
 # fresh image of itself (--resume); the short run does that once on
-# purpose (A17_TORTURE_JAM=2) and must say so. After 25 resumes it exits
+# purpose (A17_TORTURE_JAM=2) and must say so. After 100 resumes it exits
 # 3 after the trials it completed and checked; this script then starts a
 # fresh run (new data, new seed) for the trials still owed, at most 5
 # runs in all, and says so.
