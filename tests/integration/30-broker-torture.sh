@@ -9,7 +9,7 @@
 # If the simulated agents' own nng jams (nng 1.5.2's reaper thread,
 # docs/reliability.md), a17-torture saves their inboxes and goes on in a
 # fresh image of itself (--resume); the short run does that once on
-# purpose (A17_TORTURE_JAM=2) and must say so. After 100 resumes it exits
+# purpose (A17_TORTURE_JAM=2:kill) and must say so. After 100 resumes it exits
 # 3 after the trials it completed and checked; this script then starts a
 # fresh run (new data, new seed) for the trials still owed, at most 5
 # runs in all, and says so.
@@ -24,8 +24,9 @@ if [ "$mode" = long ]; then
 else
 	n=${A17_TORTURE_AGENTS:-100} trials=${A17_TORTURE_TRIALS:-3}
 	# the resume after a jammed nng in the harness, every time: the
-	# reaper is jammed on purpose at the start of trial 2
-	export A17_TORTURE_JAM=${A17_TORTURE_JAM:-2}
+	# reaper is jammed on purpose once trial 2's kill was checked, so the
+	# resumed process finishes trial 2
+	export A17_TORTURE_JAM=${A17_TORTURE_JAM:-2:kill}
 	export A17_TORTURE_STALL_S=${A17_TORTURE_STALL_S:-30}
 fi
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -59,7 +60,7 @@ while [ "$done_trials" -lt "$trials" ]; do
 		;;
 	esac
 done
-if [ -n "${A17_TORTURE_JAM:-}" ] && [ "$A17_TORTURE_JAM" -le "$trials" ] &&
+if [ -n "${A17_TORTURE_JAM:-}" ] && [ "${A17_TORTURE_JAM%%:*}" -le "$trials" ] &&
 	! grep -q "[1-9][0-9]* resumed in a fresh process" "$out"; then
 	echo "FAIL: the harness's nng was jammed at trial $A17_TORTURE_JAM, and the run did not resume"
 	exit 1

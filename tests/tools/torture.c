@@ -752,9 +752,9 @@ progress(void)
 static void stalled(const char *where);
 
 /*
- * Tests of the resume (A17_TORTURE_JAM=T): at the start of trial T, jam
- * this process's nng reaper thread for good, as the nng 1.5.2 defect
- * does, in a private inproc connection whose removal blocks.
+ * Tests of the resume (A17_TORTURE_JAM, see jam_now()): jam this
+ * process's nng reaper thread for good, as the nng 1.5.2 defect does, in
+ * a private inproc connection whose removal blocks.
  */
 static atomic_uint jam_pipe;
 
@@ -769,6 +769,17 @@ jam_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	msg("A17_TORTURE_JAM: this process's nng reaper thread stops here");
 	for (;;)
 		pause();
+}
+
+/* A17_TORTURE_JAM is "T" (at the start of trial T) or "T:kill" (after
+ * trial T's kill was checked, before the broker comes back). */
+static int
+jam_now(int trial, int after_kill)
+{
+	const char *e = getenv("A17_TORTURE_JAM");
+
+	return e != NULL && atoi(e) == trial &&
+	       (strstr(e, ":kill") != NULL) == after_kill;
 }
 
 static void
@@ -944,6 +955,11 @@ static char g_bin[3000];
 static unsigned long g_seed;
 static int g_trials, g_timed, g_pointed, g_keep;
 static int g_timed_ok, g_pointed_ok; /* at the end of trial g_trials_ok */
+/* the trial whose kill was checked (its store check passed), and how it
+ * was killed: a resume during its wait goes on from there */
+static int g_killed_trial;
+static char g_kill_desc[128];
+static uint64_t g_resume_acked;
 static int64_t g_fanout_ns;
 static uint64_t g_total_acked;
 static reaper_probe *g_probe;
@@ -987,6 +1003,13 @@ pool_create(void)
 	cfg.broker_key = bkey;
 	cfg.max_connecting = 32;
 	cfg.retry_ms = 200;
+	/* one copy per Deliver (a Poll may ask for fewer than 64): a reply
+	 * then fits one TLS record, so the agents' nng seldom continues a
+	 * partial receive, the path we believe jams its reaper when the
+	 * broker dies mid-reply (docs/reliability.md) */
+	cfg.max_items = getenv("A17_TORTURE_MAX_ITEMS") != NULL
+	                    ? (uint32_t)atoi(getenv("A17_TORTURE_MAX_ITEMS"))
+	                    : 1;
 	return sim_pool_create(&cfg, &g_pool) == 0 ? 0 : -1;
 }
 
@@ -1016,9 +1039,13 @@ save_state(void)
 		return -1;
 	fprintf(f, "bin %s\n", g_bin);
 	fprintf(f, "run %u %d %lu %d %d %d %d %d %d %lld %llu %d\n", g_n,
-	        g_port, g_seed, g_trials, g_trials_ok, g_starts, g_timed_ok,
-	        g_pointed_ok, g_resumes, (long long)g_fanout_ns,
+	        g_port, g_seed, g_trials, g_trials_ok, g_starts,
+	        g_killed_trial > g_trials_ok ? g_timed : g_timed_ok,
+	        g_killed_trial > g_trials_ok ? g_pointed : g_pointed_ok,
+	        g_resumes, (long long)g_fanout_ns,
 	        (unsigned long long)g_total_acked, g_restarts);
+	if (g_killed_trial > g_trials_ok)
+		fprintf(f, "k %d %s\n", g_killed_trial, g_kill_desc);
 	for (r = 0; r < g_nreqs; r++)
 		fprintf(f, "r %s %d\n", g_reqs[r].id, g_reqs[r].coop);
 	for (i = 0; i < g_n; i++) {
@@ -1070,6 +1097,10 @@ load_state(const char *dir, sim_copy_rec **recs, uint32_t **owner,
 			g_total_acked = acked;
 			g_timed_ok = g_timed;
 			g_pointed_ok = g_pointed;
+		} else if (line[0] == 'k') {
+			if (sscanf(line, "k %d %127[^\n]", &g_killed_trial,
+			           g_kill_desc) != 2)
+				break;
 		} else if (line[0] == 'r' && g_nreqs < MAX_REQS) {
 			if (sscanf(line, "r %63s %d", g_reqs[g_nreqs].id,
 			           &g_reqs[g_nreqs].coop) != 2)
@@ -1373,6 +1404,7 @@ setup_resume(const char *dir)
 
 		if (check_store(g_trials_ok, &acked) != 0)
 			return 1;
+		g_resume_acked = acked;
 	}
 	if (broker_start(NULL) != 0 || admin_open() != 0 ||
 	    sim_pool_start(g_pool, 120000) != 0)
@@ -1397,6 +1429,7 @@ main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *bin = NULL, *resume = NULL;
+	int resumed = 0; /* the first trial of a resumed process */
 	unsigned long seed = (unsigned long)time(NULL);
 	int trials = 5, c, trial, rv;
 	uint64_t redelivered = 0;
@@ -1449,6 +1482,7 @@ main(int argc, char **argv)
 			broker_kill();
 			return rv < 0 ? 2 : 1;
 		}
+		resumed = 1;
 	} else {
 		snprintf(g_broker_bin, sizeof(g_broker_bin),
 		         "%s/broker/art17-broker", bin);
@@ -1468,12 +1502,22 @@ main(int argc, char **argv)
 		const char *cp = NULL;
 		char cpbuf[96];
 		uint64_t acked = 0;
-		int bad, delay_ms = 0;
+		int bad, delay_ms = 0, via_resume = 0;
 		sim_counts sc;
 
+		if (resumed && trial == g_killed_trial) {
+			/* this trial's kill was checked before the resume;
+			 * setup_resume checked the store again, restarted the
+			 * broker and saw every agent get everything */
+			resumed = 0;
+			via_resume = 1;
+			bad = 0;
+			acked = g_resume_acked;
+			goto restarted;
+		}
+		resumed = 0;
 		srandom((unsigned)tseed);
-		if (getenv("A17_TORTURE_JAM") != NULL &&
-		    atoi(getenv("A17_TORTURE_JAM")) == trial)
+		if (jam_now(trial, 0))
 			jam_reaper();
 		if (random() % 3 == 0) {
 			/* a crash point, at its k-th occurrence */
@@ -1514,6 +1558,14 @@ main(int argc, char **argv)
 		harness_sleep_ms(
 		    100); /* what was in flight reaches the agents */
 		bad = check_store(trial, &acked);
+		if (bad == 0 && jam_now(trial, 1))
+			jam_reaper();
+		if (bad == 0) {
+			g_killed_trial = trial;
+			snprintf(g_kill_desc, sizeof(g_kill_desc), "%s%s%d ms",
+			         cp ? cp : "after ", cp ? ", " : "",
+			         cp ? 0 : delay_ms);
+		}
 		if (bad == 0 && broker_start(NULL) != 0)
 			return 2;
 		if (bad == 0 && wait_all_done(WAIT_ALL_MS) != 0) {
@@ -1523,6 +1575,7 @@ main(int argc, char **argv)
 			report_missing(trial);
 			bad++;
 		}
+	restarted:
 		if (bad == 0 && trial == g_trials) {
 			/* and once more with everything in (earlier trials
 			 * get this check from the next trial's kill, which
@@ -1566,10 +1619,11 @@ main(int argc, char **argv)
 			broker_kill();
 			return 1;
 		}
-		printf("trial %d: kill %s%s%d ms; %llu copies acked in store, "
+		printf("trial %d: kill %s%s; %llu copies acked in store, "
 		       "%llu feedback stored (%llu confirmed to agents); ok\n",
-		       trial, cp ? cp : "after ", cp ? ", " : "",
-		       cp ? 0 : delay_ms, (unsigned long long)acked,
+		       trial, g_kill_desc,
+		       via_resume ? " (then the harness resumed)" : "",
+		       (unsigned long long)acked,
 		       (unsigned long long)g_fb_stored,
 		       (unsigned long long)g_fb_confirmed);
 		fflush(stdout);
