@@ -38,6 +38,11 @@ sleep 1
 
 # -- 2: the broker dies (SIGKILL) right after committing a receipt, before
 #       it answered. Restart it; the agents resend from their outboxes.
+# (m1's receipt for r1 must be confirmed first: resent to the next broker,
+# it would fire that broker's crash point before r2 is even issued; seen
+# under ThreadSanitizer's slowness)
+wait_for 30 all_acked "$r1" || fail "$r1 not acked by all before step 2"
+sleep 1 # the ReceiptOk reaches m1, which empties its outbox
 stop_broker
 A17_CRASHPOINT=broker.after_receipt_commit start_broker --keepalive 2000
 for m in m1 m2 m3; do
